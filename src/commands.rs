@@ -1,0 +1,101 @@
+//! What each CLI verb does. Verbs that touch keys talk to a running server through the control
+//! socket, or open the data directory themselves when no server holds it.
+
+use crate::cli::{Cli, Command, ConfigAction, KeysAction, MigrateAction};
+use crate::{control, datadir, db, keys_view, server};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tessera_config::Settings;
+use tessera_migration::{Migrator, MigratorTrait};
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let loaded = Settings::load(cli.config.as_deref());
+    if let Some(Command::Config { action: ConfigAction::Check }) = &cli.command {
+        return Ok(match loaded {
+            Ok(s) => {
+                println!("{}", s.redacted());
+                println!("configuration OK");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        });
+    }
+    let settings = match loaded {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    crate::logging::init(&settings);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => server::run(settings).await?,
+        Command::Config { .. } => {}
+        Command::Migrate { action } => migrate(&settings, action).await?,
+        Command::Keys { action } => return keys(settings, action).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<()> {
+    let conn = db::connect(settings).await?;
+    match action {
+        MigrateAction::Up => {
+            db::migrate_up(&conn).await?;
+            println!("migrations applied");
+        }
+        MigrateAction::Down { steps } => {
+            Migrator::down(&conn, steps).await?;
+            println!("migrations rolled back");
+        }
+        MigrateAction::Status => {
+            for (name, applied) in tessera_migration::status(&conn).await? {
+                println!("{:<9} {name}", if applied { "applied" } else { "pending" });
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn keys(settings: Settings, action: KeysAction) -> anyhow::Result<ExitCode> {
+    let command = match action {
+        KeysAction::List { .. } => "keys list",
+        KeysAction::Rotate => "keys rotate",
+    };
+    let reply = match control::request(&settings.data_dir, command).await {
+        Some(reply) => reply,
+        None => offline_keys(settings, command).await?,
+    };
+    if let Some(err) = reply.get("error") {
+        eprintln!("error: {}", err.as_str().unwrap_or("unknown"));
+        return Ok(ExitCode::FAILURE);
+    }
+    match action {
+        KeysAction::List { json: true } => println!("{}", serde_json::to_string_pretty(&reply["keys"])?),
+        KeysAction::List { json: false } => print!("{}", keys_view::table(reply["keys"].as_array().map(|v| v.as_slice()).unwrap_or(&[]))),
+        KeysAction::Rotate => {
+            for kid in reply["published"].as_array().into_iter().flatten() {
+                println!("published {}", kid.as_str().unwrap_or(""));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// No server is running on this data directory: open it, do the work, close it.
+async fn offline_keys(settings: Settings, command: &str) -> anyhow::Result<serde_json::Value> {
+    datadir::ensure(&settings.data_dir)?;
+    let node = server::prepare(settings, Arc::new(tessera_actors::clock::SystemClock)).await?;
+    let reply = match command {
+        "keys rotate" => match node.state.keys.send(tessera_actors::keys::Rotate).await? {
+            Ok(kids) => serde_json::json!({ "published": kids }),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        },
+        _ => serde_json::json!({ "keys": keys_view::list(&node.state.ring.cluster().keys()) }),
+    };
+    node.shutdown().await;
+    Ok(reply)
+}

@@ -1,0 +1,47 @@
+//! Database connection: one SeaORM pool for SQLite or PostgreSQL, and migrations.
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use std::time::Duration;
+use tessera_config::Settings;
+use tessera_migration::{Migrator, MigratorTrait};
+
+/// Connects with the configured pool size. Every SQLite connection gets foreign keys, WAL and
+/// `synchronous=NORMAL`, and waits on a busy database instead of failing.
+pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
+    connect_url(settings.database_url.expose(), settings.db_max_connections).await
+}
+
+pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.foreign_keys(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .create_if_missing(true)
+        });
+    Database::connect(opts).await
+}
+
+/// Applies pending migrations. Several nodes starting together against one database may race:
+/// the losers retry until the schema is complete.
+pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let mut last = None;
+    for attempt in 0..5u64 {
+        match Migrator::up(db, None).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(attempt, error = %e, "migration attempt failed; retrying");
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(200 * (attempt + 1))).await;
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| DbErr::Custom("migration failed".into())))
+}

@@ -1,0 +1,42 @@
+//! The HTTP layer: routes, middleware, and the mapping of every error to a protocol-shaped body.
+//! Only `src` knows HTTP; handlers are thin and call plain functions.
+
+pub mod cors;
+pub mod health;
+pub mod jwks;
+pub mod middleware;
+
+use crate::oauth::error::OAuthError;
+use crate::oauth::{discovery, routes};
+use actix_web::middleware::from_fn;
+use actix_web::web;
+
+/// Malformed, oversized or wrongly typed bodies and queries become RFC 6749 `invalid_request`.
+fn extractor_errors(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::FormConfig::default().limit(16 * 1024).error_handler(|e, _| OAuthError::invalid_request(format!("malformed form body: {e}")).into()))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| OAuthError::invalid_request(format!("malformed query: {e}")).into()))
+        .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(|e, _| OAuthError::invalid_request(format!("malformed JSON body: {e}")).into()))
+        .app_data(web::PayloadConfig::default().limit(64 * 1024));
+}
+
+/// Registers every route. Used by the server and by tests alike.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    extractor_errors(cfg);
+    cfg.service(
+        web::scope("")
+            .wrap(from_fn(middleware::common))
+            .route("/health", web::get().to(health::health))
+            .route("/ready", web::get().to(health::ready))
+            .service(
+                web::resource([routes::JWKS.path, "/.well-known/jwks.json"])
+                    .wrap(from_fn(cors::cors))
+                    .route(web::get().to(jwks::jwks)),
+            )
+            .service(
+                web::resource(["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"])
+                    .wrap(from_fn(cors::cors))
+                    .route(web::get().to(discovery::openid_configuration)),
+            )
+            .configure(crate::oauth::configure),
+    );
+}

@@ -1,0 +1,14 @@
+//! Tessera: the server binary's library. Only this crate knows HTTP, JSON wire formats and HTML.
+
+pub mod cli;
+pub mod clients;
+pub mod commands;
+pub mod control;
+pub mod datadir;
+pub mod db;
+pub mod http;
+pub mod keys_view;
+pub mod logging;
+pub mod server;
+pub mod state;
+pub mod oauth;

@@ -1,0 +1,123 @@
+//! Start-up and shutdown: data directory, database and migrations, cluster, keys, actors, HTTP.
+//!
+//! `prepare` does everything but listening, so tests can run the same program in-process;
+//! `run` is what `tessera serve` does.
+
+use crate::{datadir, db, http, state::AppState};
+use actix::Actor;
+use actix_web::{App, HttpServer, web};
+use hmac::{Hmac, Mac};
+use std::net::TcpListener;
+use std::sync::Arc;
+use tessera_actors::audit::{AuditActor, Flush};
+use tessera_actors::clock::SharedClock;
+use tessera_actors::codes::CodeActor;
+use tessera_actors::keyring::KeyRing;
+use tessera_actors::keys::{KeyActor, KeyPolicy, ensure_initial_keys};
+use tessera_cluster::{Cluster, ClusterConfig};
+use tessera_config::Settings;
+
+/// A prepared node: state built, not yet listening.
+pub struct Node {
+    pub state: AppState,
+    pub cluster: Cluster,
+    _lock: std::fs::File,
+}
+
+pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<Node> {
+    let started = std::time::Instant::now();
+    datadir::ensure(&settings.data_dir)?;
+    let lock = datadir::lock(&settings.data_dir)?
+        .ok_or_else(|| anyhow::anyhow!("data directory {} is in use by another process", settings.data_dir.display()))?;
+    let kek = datadir::key_encryption_key(&settings)?;
+    let node_id = datadir::node_id(&settings)?;
+
+    let db = db::connect(&settings).await?;
+    if settings.skip_db_init {
+        tracing::info!("SKIP_DB_INIT=true: not running migrations");
+    } else {
+        db::migrate_up(&db).await?;
+    }
+
+    let cluster = Cluster::start(ClusterConfig { node_id, data_dir: settings.data_dir.join("raft") }).await?;
+    let ring = KeyRing::new(kek, cluster.clone());
+    ring.spawn_watcher();
+    let mut algorithms = vec!["RS256".to_string(), "ES256".to_string()];
+    let configured = settings.jwt_algorithm.as_str().to_string();
+    if !algorithms.contains(&configured) {
+        algorithms.push(configured);
+    }
+    ensure_initial_keys(&ring, kek, &algorithms, clock.unix()).await?;
+    let policy = KeyPolicy {
+        algorithms,
+        jwks_max_age: settings.jwks_max_age,
+        token_lifetime: settings.access_token_ttl.max(settings.id_token_ttl),
+        rotation_interval: settings.key_rotation_interval,
+    };
+    let keys = KeyActor::new(Arc::clone(&ring), kek, Arc::clone(&clock), policy).start();
+
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&kek).map_err(|e| anyhow::anyhow!("{e}"))?;
+    mac.update(b"tessera client-secret pepper v1");
+    let pepper: [u8; 32] = mac.finalize().into_bytes().into();
+
+    let codes = CodeActor::new(db.clone(), Arc::clone(&clock), settings.authorization_code_ttl).start();
+    let audit = AuditActor::new(db.clone()).start();
+    let issuer: Arc<str> = settings.issuer_str().into();
+    let state = AppState {
+        settings: Arc::new(settings),
+        db,
+        ring,
+        keys,
+        codes,
+        audit,
+        clock,
+        node_name: format!("node-{node_id}").into(),
+        issuer,
+        pepper: Arc::new(pepper),
+    };
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, node = %state.node_name, "node prepared");
+    Ok(Node { state, cluster, _lock: lock })
+}
+
+impl Node {
+    /// Starts serving HTTP on `listener`. The returned server stops gracefully on SIGTERM/SIGINT:
+    /// it stops accepting, lets in-flight requests finish, then resolves.
+    pub fn serve(&self, listener: TcpListener) -> std::io::Result<actix_web::dev::Server> {
+        let state = self.state.clone();
+        let server = HttpServer::new(move || App::new().app_data(web::Data::new(state.clone())).configure(http::configure))
+            .workers(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+            .shutdown_timeout(30)
+            .listen(listener)?
+            .run();
+        Ok(server)
+    }
+
+    /// Flushes actors and stops the cluster.
+    pub async fn shutdown(self) {
+        match self.state.audit.send(Flush).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "audit flush at shutdown failed"),
+            Err(e) => tracing::error!(error = %e, "audit actor unreachable at shutdown"),
+        }
+        if let Err(e) = self.cluster.shutdown().await {
+            tracing::warn!(error = %e, "cluster shutdown");
+        }
+    }
+}
+
+/// `tessera serve`.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let addr = settings.bind_addr();
+    let node = prepare(settings, Arc::new(tessera_actors::clock::SystemClock)).await?;
+    let listener = TcpListener::bind(&addr).map_err(|e| anyhow::anyhow!("cannot bind {addr}: {e}"))?;
+    let control = crate::control::spawn(&node)?;
+    let server = node.serve(listener)?;
+    tracing::info!(addr = %addr, issuer = %node.state.issuer, ready_ms = started.elapsed().as_millis() as u64, "tessera ready");
+    server.await?;
+    control.abort();
+    tracing::info!("HTTP server stopped; flushing");
+    node.shutdown().await;
+    tracing::info!("shutdown complete");
+    Ok(())
+}

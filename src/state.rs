@@ -1,0 +1,28 @@
+//! The state every request handler shares: settings, database, cluster view, actors, clock.
+
+use actix::Addr;
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+use tessera_actors::clock::SharedClock;
+use tessera_actors::keyring::KeyRing;
+use tessera_actors::audit::AuditActor;
+use tessera_actors::codes::CodeActor;
+use tessera_actors::keys::KeyActor;
+use tessera_config::Settings;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: DatabaseConnection,
+    pub ring: Arc<KeyRing>,
+    pub keys: Addr<KeyActor>,
+    pub codes: Addr<CodeActor>,
+    pub audit: Addr<AuditActor>,
+    pub clock: SharedClock,
+    /// The name this node gives in `X-Tessera-Node`.
+    pub node_name: Arc<str>,
+    /// The issuer without a trailing slash, as it appears in tokens and discovery.
+    pub issuer: Arc<str>,
+    /// Derived from the key-encryption key; used to hash client secrets (HMAC-SHA-256).
+    pub pepper: Arc<[u8; 32]>,
+}
