@@ -3,4 +3,5 @@
 mod common;
 
 mod foundation;
+mod keys_at_rest;
 mod process;
