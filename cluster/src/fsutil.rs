@@ -45,7 +45,12 @@ pub(crate) fn atomic_write(dir: &Path, name: &str, bytes: &[u8], durable: bool) 
 }
 
 /// Serialises `value` as JSON and writes it atomically (see [`atomic_write`]).
-pub(crate) fn write_json<T: Serialize>(dir: &Path, name: &str, value: &T, durable: bool) -> io::Result<()> {
+pub(crate) fn write_json<T: Serialize>(
+    dir: &Path,
+    name: &str,
+    value: &T,
+    durable: bool,
+) -> io::Result<()> {
     let bytes = serde_json::to_vec(value).map_err(io::Error::other)?;
     atomic_write(dir, name, &bytes, durable)
 }

@@ -68,10 +68,24 @@ impl Cluster {
     /// applied its whole log (waits up to 5 s), so reads are current.
     pub async fn start(cfg: ClusterConfig) -> Result<Cluster, ClusterError> {
         let dir = cfg.data_dir.clone();
-        let (log_store, sm) = blocking(move || Ok((LogStore::open(&dir)?, StateMachine::open(&dir)?))).await?;
+        let (log_store, sm) =
+            blocking(move || Ok((LogStore::open(&dir)?, StateMachine::open(&dir)?))).await?;
         let state = sm.shared();
-        let raft = Raft::new(cfg.node_id, Arc::new(raft_config()?), NoNetwork, log_store, sm).await?;
-        let cluster = Cluster { inner: Arc::new(Inner { node_id: cfg.node_id, raft, state }) };
+        let raft = Raft::new(
+            cfg.node_id,
+            Arc::new(raft_config()?),
+            NoNetwork,
+            log_store,
+            sm,
+        )
+        .await?;
+        let cluster = Cluster {
+            inner: Arc::new(Inner {
+                node_id: cfg.node_id,
+                raft,
+                state,
+            }),
+        };
         if let Err(e) = cluster.bring_up().await {
             let _ = cluster.shutdown().await;
             return Err(e);
@@ -87,7 +101,12 @@ impl Cluster {
         let id = self.inner.node_id;
         if raft.is_initialized().await? {
             let voters = raft
-                .with_raft_state(|st| st.membership_state.effective().voter_ids().collect::<Vec<_>>())
+                .with_raft_state(|st| {
+                    st.membership_state
+                        .effective()
+                        .voter_ids()
+                        .collect::<Vec<_>>()
+                })
                 .await?;
             // A lone voter need not wait out an election timeout after a restart.
             if voters == [id] {
@@ -181,7 +200,10 @@ impl Cluster {
         raft.trigger().snapshot().await?;
         let m = raft
             .wait(Some(WRITE_TIMEOUT))
-            .metrics(|m| m.snapshot.is_some_and(|s| s.index >= want), "snapshot built")
+            .metrics(
+                |m| m.snapshot.is_some_and(|s| s.index >= want),
+                "snapshot built",
+            )
             .await
             .map_err(|e| wait_error(e, "snapshot not built"))?;
         Ok(m.snapshot.map_or(want, |s| s.index))

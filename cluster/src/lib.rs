@@ -2,12 +2,12 @@
 //! revocation set — kept in an openraft state machine with a durable, file-based store.
 //!
 //! Code map (one job per file):
-//! - [`types`] — the data model, the append-only `Command` log format, openraft type config.
+//! - `types` — the data model, the append-only `Command` log format, openraft type config.
 //! - `state` — the deterministic rules for applying a command (no I/O, no clock).
-//! - [`state_machine`] — openraft `RaftStateMachine`: applies entries, snapshots to disk.
-//! - [`log_store`] — openraft `RaftLogStorage`: checksummed append-only log file + side files.
+//! - `state_machine` — openraft `RaftStateMachine`: applies entries, snapshots to disk.
+//! - `log_store` — openraft `RaftLogStorage`: checksummed append-only log file + side files.
 //! - `record`, `fsutil` — log record framing (CRC-32) and atomic file writes.
-//! - [`network`] — outbound raft RPC (none yet: each node is a one-member group).
+//! - `network` — outbound raft RPC (none yet: each node is a one-member group).
 //! - `handle` — the [`Cluster`] handle the server uses; `error` — [`ClusterError`].
 //!
 //! Architecture invariant: this crate knows nothing about databases, HTTP or crypto; private
@@ -16,12 +16,12 @@
 mod error;
 mod fsutil;
 mod handle;
-pub mod log_store;
-pub mod network;
+mod log_store;
+mod network;
 mod record;
 mod state;
-pub mod state_machine;
-pub mod types;
+mod state_machine;
+mod types;
 
 pub use error::ClusterError;
 pub use handle::{Cluster, ClusterConfig};

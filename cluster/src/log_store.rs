@@ -54,7 +54,11 @@ impl LogStore {
     /// Opens (or creates) the log in `dir`, dropping a torn last record left by a crash.
     pub fn open(dir: &Path) -> io::Result<LogStore> {
         fs::create_dir_all(dir)?;
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK_FILE))?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))?;
         lock.try_lock().map_err(|e| match e {
             TryLockError::WouldBlock => io::Error::new(
                 io::ErrorKind::WouldBlock,
@@ -79,8 +83,9 @@ impl LogStore {
         let (records, good) = record::decode_all(&buf);
         let mut log = Log::new();
         for rec in records {
-            let entry: Entry<TypeConfig> = serde_json::from_slice(rec)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{LOG_FILE}: {e}")))?;
+            let entry: Entry<TypeConfig> = serde_json::from_slice(rec).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("{LOG_FILE}: {e}"))
+            })?;
             // A later record at an index supersedes it and everything after it.
             let index = entry.log_id.index;
             log.split_off(&index);
@@ -92,7 +97,10 @@ impl LogStore {
 
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         if good < buf.len() {
-            tracing::warn!(dropped_bytes = buf.len() - good, "dropping torn tail of the raft log");
+            tracing::warn!(
+                dropped_bytes = buf.len() - good,
+                "dropping torn tail of the raft log"
+            );
             file.set_len(good as u64)?;
             file.sync_all()?;
         }
@@ -136,7 +144,10 @@ fn write(log: &RwLock<Log>) -> std::sync::RwLockWriteGuard<'_, Log> {
 fn encode_all(log: &Log) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     for entry in log.values() {
-        record::encode(&serde_json::to_vec(entry).map_err(io::Error::other)?, &mut buf)?;
+        record::encode(
+            &serde_json::to_vec(entry).map_err(io::Error::other)?,
+            &mut buf,
+        )?;
     }
     Ok(buf)
 }
@@ -168,11 +179,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<NodeId>> {
         let last = read(&self.log).last_key_value().map(|(_, e)| e.log_id);
-        Ok(LogState { last_purged_log_id: self.last_purged, last_log_id: last.or(self.last_purged) })
+        Ok(LogState {
+            last_purged_log_id: self.last_purged,
+            last_log_id: last.or(self.last_purged),
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
-        LogReader { log: self.log.clone() }
+        LogReader {
+            log: self.log.clone(),
+        }
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
@@ -188,7 +204,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.vote)
     }
 
-    async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError<NodeId>> {
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogId<NodeId>>,
+    ) -> Result<(), StorageError<NodeId>> {
         // Not fsynced: losing it on a crash only means re-applying from the snapshot onwards.
         fsutil::write_json(&self.dir, COMMITTED_FILE, &committed, false)
             .map_err(|e| StorageIOError::write(&e))?;
@@ -200,7 +219,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.committed)
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError<NodeId>>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError<NodeId>>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -240,7 +263,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         tracing::debug!(%log_id, "truncating raft log from this id on");
         write(&self.log).split_off(&log_id.index);
-        self.rewrite().await.map_err(|e| StorageIOError::write_logs(&e))?;
+        self.rewrite()
+            .await
+            .map_err(|e| StorageIOError::write_logs(&e))?;
         Ok(())
     }
 
@@ -257,7 +282,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let mut log = write(&self.log);
             *log = log.split_off(&log_id.index.saturating_add(1));
         }
-        self.rewrite().await.map_err(|e| StorageIOError::write_logs(&e))?;
+        self.rewrite()
+            .await
+            .map_err(|e| StorageIOError::write_logs(&e))?;
         Ok(())
     }
 }

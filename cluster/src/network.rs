@@ -3,13 +3,13 @@
 //! retry later". Multi-node clusters replace this with an HTTP client to the peers' internal
 //! raft listener (authenticated); the rest of the crate does not change.
 
+use openraft::BasicNode;
 use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
 
 use crate::types::{NodeId, TypeConfig};
 
@@ -18,7 +18,7 @@ use crate::types::{NodeId, TypeConfig};
 #[error("raft networking is not implemented yet: node {0} is unreachable")]
 pub struct NotConnected(NodeId);
 
-/// Creates a [`NoPeers`] connection for any target.
+/// Creates a `NoPeers` connection (every RPC fails `Unreachable`) for any target.
 #[derive(Clone, Debug, Default)]
 pub struct NoNetwork;
 

@@ -16,7 +16,11 @@ const CRC_TABLE: [u32; 256] = {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
             k += 1;
         }
         table[i] = c;
@@ -39,7 +43,9 @@ pub(crate) fn encode(payload: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
     let len = u32::try_from(payload.len())
         .ok()
         .filter(|l| (*l as usize) <= MAX_RECORD)
-        .ok_or_else(|| std::io::Error::other(format!("log record too large: {} bytes", payload.len())))?;
+        .ok_or_else(|| {
+            std::io::Error::other(format!("log record too large: {} bytes", payload.len()))
+        })?;
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&crc32(payload).to_le_bytes());
     out.extend_from_slice(payload);

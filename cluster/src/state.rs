@@ -17,7 +17,10 @@ impl Revocations {
     /// Rebuilds the set from its serialised form.
     pub(crate) fn from_map(map: BTreeMap<String, i64>) -> Self {
         let by_expiry = map.iter().map(|(j, e)| (*e, j.clone())).collect();
-        Revocations { by_jti: map.into_iter().collect(), by_expiry }
+        Revocations {
+            by_jti: map.into_iter().collect(),
+            by_expiry,
+        }
     }
 
     /// The serialised form, ordered by jti so snapshots are deterministic.
@@ -96,7 +99,11 @@ impl AppState {
                 k.retired_at = Some(*at);
                 true
             }),
-            Command::Revoke { jti, expires_at, at } => *expires_at > *at && self.revocations.insert(jti, *expires_at),
+            Command::Revoke {
+                jti,
+                expires_at,
+                at,
+            } => *expires_at > *at && self.revocations.insert(jti, *expires_at),
             Command::Prune { .. } => true,
         };
         self.revocations.prune(cmd.at());

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
-    BasicNode, Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageError,
-    StorageIOError, StoredMembership,
+    BasicNode, Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta,
+    StorageError, StorageIOError, StoredMembership,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -62,7 +62,7 @@ pub(crate) struct Shared {
     snapshot_seq: AtomicU64,
 }
 
-/// The state machine handed to openraft; clones share one [`Shared`].
+/// The state machine handed to openraft; clones share one `Shared`.
 #[derive(Clone)]
 pub struct StateMachine {
     shared: Arc<Shared>,
@@ -74,9 +74,16 @@ impl StateMachine {
         std::fs::create_dir_all(dir)?;
         let (data, current) = match std::fs::read(dir.join(SNAPSHOT_FILE)) {
             Ok(bytes) => {
-                let file: SnapshotFile = serde_json::from_slice(&bytes)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{SNAPSHOT_FILE}: {e}")))?;
-                (sm_data(&file.meta, file.state), Some(StoredSnapshot { meta: file.meta, data: bytes }))
+                let file: SnapshotFile = serde_json::from_slice(&bytes).map_err(|e| {
+                    io::Error::new(io::ErrorKind::InvalidData, format!("{SNAPSHOT_FILE}: {e}"))
+                })?;
+                (
+                    sm_data(&file.meta, file.state),
+                    Some(StoredSnapshot {
+                        meta: file.meta,
+                        data: bytes,
+                    }),
+                )
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => (SmData::default(), None),
             Err(e) => return Err(e),
@@ -104,7 +111,10 @@ fn sm_data(meta: &SnapshotMeta<NodeId, BasicNode>, state: SnapshotState) -> SmDa
     SmData {
         last_applied: meta.last_log_id,
         last_membership: meta.last_membership.clone(),
-        app: AppState { keys: Arc::new(state.keys), revocations: Revocations::from_map(state.revocations) },
+        app: AppState {
+            keys: Arc::new(state.keys),
+            revocations: Revocations::from_map(state.revocations),
+        },
     }
 }
 
@@ -146,7 +156,8 @@ impl Shared {
     /// Writes `bytes` durably as `snapshot.json`.
     async fn persist(&self, bytes: Vec<u8>) -> io::Result<Vec<u8>> {
         let dir = self.dir.clone();
-        blocking(move || fsutil::atomic_write(&dir, SNAPSHOT_FILE, &bytes, true).map(|()| bytes)).await
+        blocking(move || fsutil::atomic_write(&dir, SNAPSHOT_FILE, &bytes, true).map(|()| bytes))
+            .await
     }
 }
 
@@ -174,15 +185,22 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             }
         };
         let signature = Some(file.meta.signature());
-        let bytes = serde_json::to_vec(&file).map_err(|e| StorageIOError::write_snapshot(signature.clone(), &e))?;
+        let bytes = serde_json::to_vec(&file)
+            .map_err(|e| StorageIOError::write_snapshot(signature.clone(), &e))?;
         let bytes = self
             .shared
             .persist(bytes)
             .await
             .map_err(|e| StorageIOError::write_snapshot(signature, &e))?;
         tracing::info!(snapshot_id = %file.meta.snapshot_id, bytes = bytes.len(), "built raft snapshot");
-        self.shared.set_current(StoredSnapshot { meta: file.meta.clone(), data: bytes.clone() });
-        Ok(Snapshot { meta: file.meta, snapshot: Box::new(Cursor::new(bytes)) })
+        self.shared.set_current(StoredSnapshot {
+            meta: file.meta.clone(),
+            data: bytes.clone(),
+        });
+        Ok(Snapshot {
+            meta: file.meta,
+            snapshot: Box::new(Cursor::new(bytes)),
+        })
     }
 }
 
@@ -191,7 +209,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn applied_state(
         &mut self,
-    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, BasicNode>), StorageError<NodeId>> {
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, BasicNode>), StorageError<NodeId>>
+    {
         let d = self.shared.read();
         Ok((d.last_applied, d.last_membership.clone()))
     }
@@ -227,7 +246,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
@@ -244,7 +265,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             bytes
         } else {
             file.meta = meta.clone();
-            serde_json::to_vec(&file).map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?
+            serde_json::to_vec(&file)
+                .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?
         };
         let bytes = self
             .shared
@@ -254,16 +276,26 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let data = sm_data(meta, file.state);
         let last = data.last_applied.map_or(0, |l| l.index);
         *self.shared.write() = data;
-        self.shared.set_current(StoredSnapshot { meta: meta.clone(), data: bytes });
+        self.shared.set_current(StoredSnapshot {
+            meta: meta.clone(),
+            data: bytes,
+        });
         self.shared.applied_tx.send_replace(last);
         tracing::info!(snapshot_id = %meta.snapshot_id, "installed raft snapshot");
         Ok(())
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
-        let current = self.shared.current.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(current
-            .as_ref()
-            .map(|s| Snapshot { meta: s.meta.clone(), snapshot: Box::new(Cursor::new(s.data.clone())) }))
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+        let current = self
+            .shared
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        Ok(current.as_ref().map(|s| Snapshot {
+            meta: s.meta.clone(),
+            snapshot: Box::new(Cursor::new(s.data.clone())),
+        }))
     }
 }

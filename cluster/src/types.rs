@@ -56,7 +56,10 @@ impl fmt::Debug for KeyRecord {
             .field("kid", &self.kid)
             .field("alg", &self.alg)
             .field("public_jwk", &self.public_jwk)
-            .field("sealed_private_key", &format_args!("<{} bytes sealed>", self.sealed_private_key.len()))
+            .field(
+                "sealed_private_key",
+                &format_args!("<{} bytes sealed>", self.sealed_private_key.len()),
+            )
             .field("state", &self.state)
             .field("created_at", &self.created_at)
             .field("activated_at", &self.activated_at)
@@ -80,7 +83,11 @@ pub enum Command {
     /// `Published | Active → Retired`, `retired_at = at`. Unknown or retired kid: no-op.
     RetireKey { kid: String, at: i64 },
     /// Records `jti` as revoked until `expires_at` (the token's own expiry).
-    Revoke { jti: String, expires_at: i64, at: i64 },
+    Revoke {
+        jti: String,
+        expires_at: i64,
+        at: i64,
+    },
     /// Only prunes expired revocations.
     Prune { at: i64 },
 }

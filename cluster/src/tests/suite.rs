@@ -32,7 +32,10 @@ fn log_id(term: u64, index: u64) -> LogId<NodeId> {
 }
 
 fn entry(term: u64, index: u64) -> Entry<TypeConfig> {
-    Entry { log_id: log_id(term, index), payload: EntryPayload::Normal(Command::Prune { at: index as i64 }) }
+    Entry {
+        log_id: log_id(term, index),
+        payload: EntryPayload::Normal(Command::Prune { at: index as i64 }),
+    }
 }
 
 /// Appends through the flush-callback API, waiting for the callback like openraft does.
@@ -41,7 +44,13 @@ async fn append(store: &mut LogStore, entries: Vec<Entry<TypeConfig>>) {
 }
 
 async fn indexes(store: &mut LogStore) -> Vec<u64> {
-    store.try_get_log_entries(0..u64::MAX).await.unwrap().iter().map(|e| e.log_id.index).collect()
+    store
+        .try_get_log_entries(0..u64::MAX)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.log_id.index)
+        .collect()
 }
 
 #[tokio::test]
@@ -98,9 +107,23 @@ async fn state_machine_reloads_its_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let meta = {
         let mut sm = StateMachine::open(dir.path()).unwrap();
-        let revoke = Command::Revoke { jti: "j".into(), expires_at: 100, at: 1 };
-        sm.apply(vec![Entry { log_id: log_id(1, 1), payload: EntryPayload::Normal(revoke) }]).await.unwrap();
-        sm.get_snapshot_builder().await.build_snapshot().await.unwrap().meta
+        let revoke = Command::Revoke {
+            jti: "j".into(),
+            expires_at: 100,
+            at: 1,
+        };
+        sm.apply(vec![Entry {
+            log_id: log_id(1, 1),
+            payload: EntryPayload::Normal(revoke),
+        }])
+        .await
+        .unwrap();
+        sm.get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .unwrap()
+            .meta
     };
     let mut sm = StateMachine::open(dir.path()).unwrap();
     assert_eq!(sm.applied_state().await.unwrap().0, Some(log_id(1, 1)));
