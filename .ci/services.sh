@@ -37,11 +37,13 @@ start() {
   fi
   mkdir -p "$SVC_DIR/pgsock"; chown postgres:postgres "$SVC_DIR/pgsock"
   touch "$SVC_DIR/pg.log"; chown postgres:postgres "$SVC_DIR/pg.log"
-  if ! runuser -u postgres -- "$bin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
+  if ! runuser -u postgres -- "$bin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1 && ! "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then
+    touch "$SVC_DIR/pg.ours"
     runuser -u postgres -- "$bin/pg_ctl" -D "$pgdata" -l "$SVC_DIR/pg.log" -w -t 60 \
       -o "-p $PG_PORT -k $SVC_DIR/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400" start >/dev/null
   fi
   if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+    touch "$SVC_DIR/redis.ours"
     redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
       --dir "$SVC_DIR" --pidfile "$SVC_DIR/redis.pid" --logfile "$SVC_DIR/redis.log"
   fi
@@ -55,8 +57,12 @@ ENV
 
 stop() {
   local bin; bin=$(pg_bin 2>/dev/null || true)
-  [ -n "$bin" ] && [ -d "$SVC_DIR/pg" ] && runuser -u postgres -- "$bin/pg_ctl" -D "$SVC_DIR/pg" -m fast stop >/dev/null 2>&1 || true
-  redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  # Stop only what this directory's `start` started (a developer's running services are left alone).
+  [ -n "$bin" ] && [ -f "$SVC_DIR/pg.ours" ] && rm -f "$SVC_DIR/pg.ours" && runuser -u postgres -- "$bin/pg_ctl" -D "$SVC_DIR/pg" -m fast stop >/dev/null 2>&1 || true
+  if [ -f "$SVC_DIR/redis.ours" ]; then
+    rm -f "$SVC_DIR/redis.ours"
+    redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  fi
 }
 
 case "${1:-start}" in
