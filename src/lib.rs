@@ -9,6 +9,7 @@ pub mod db;
 pub mod http;
 pub mod keys_view;
 pub mod logging;
+pub mod metrics;
 pub mod server;
 pub mod state;
 pub mod oauth;

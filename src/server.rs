@@ -92,6 +92,23 @@ impl Node {
         Ok(server)
     }
 
+    /// The Prometheus listener (`METRICS_PORT`): `/metrics` only, apart from the public API.
+    pub fn serve_metrics(&self, listener: TcpListener) -> std::io::Result<actix_web::dev::Server> {
+        let state = self.state.clone();
+        let server = HttpServer::new(move || {
+            App::new().app_data(web::Data::new(state.clone())).route(
+                "/metrics",
+                web::get().to(|s: web::Data<AppState>| async move {
+                    actix_web::HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(crate::metrics::render(&s))
+                }),
+            )
+        })
+        .workers(1)
+        .listen(listener)?
+        .run();
+        Ok(server)
+    }
+
     /// Flushes actors and stops the cluster.
     pub async fn shutdown(self) {
         match self.state.audit.send(Flush).await {
@@ -113,6 +130,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&addr).map_err(|e| anyhow::anyhow!("cannot bind {addr}: {e}"))?;
     let control = crate::control::spawn(&node)?;
     let server = node.serve(listener)?;
+    let metrics = match node.state.settings.metrics_port {
+        Some(port) => {
+            let addr = format!("{}:{port}", node.state.settings.server_host);
+            let l = TcpListener::bind(&addr).map_err(|e| anyhow::anyhow!("cannot bind metrics listener {addr}: {e}"))?;
+            Some(node.serve_metrics(l)?)
+        }
+        None => None,
+    };
+    if let Some(m) = metrics {
+        actix_web::rt::spawn(m);
+    }
     tracing::info!(addr = %addr, issuer = %node.state.issuer, ready_ms = started.elapsed().as_millis() as u64, "tessera ready");
     server.await?;
     control.abort();

@@ -105,3 +105,34 @@ async fn rotation_publishes_then_activates_after_max_age() {
     assert!(kids.contains(&srv.state.ring.signer("RS256").unwrap().kid));
     srv.stop().await;
 }
+
+#[actix_web::test]
+async fn metrics_listener_exposes_the_seed_metric_names() {
+    let srv = TestServer::start().await;
+    let (l, port) = crate::common::free_listener();
+    actix_web::rt::spawn(srv.node().serve_metrics(l).unwrap());
+    assert_eq!(client().get(srv.url("/health")).send().await.unwrap().status(), 200);
+    let text = client().get(format!("http://127.0.0.1:{port}/metrics")).send().await.unwrap().text().await.unwrap();
+    for name in [
+        "oauth_authorization_requests_total",
+        "oauth_token_issued_total",
+        "oauth_token_revoked_total",
+        "oauth_login_attempts_total",
+        "oauth_login_failures_total",
+        "oauth_authorization_latency_ms_bucket",
+        "oauth_database_connections_active",
+        "oauth_cache_hits_total",
+        "oauth_cache_misses_total",
+        "http_request_duration_seconds_bucket",
+        "tessera_raft_term",
+        "tessera_raft_applied_index",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+    assert!(text.contains("http_requests_total{route=\"/health\",status=\"200\"}"), "{text}");
+    assert!(text.contains("tessera_signing_keys{alg=\"RS256\",state=\"active\"} 1"), "{text}");
+    assert!(text.contains("tessera_raft_is_leader 1"), "{text}");
+    // The public listener does not serve metrics.
+    assert_eq!(client().get(srv.url("/metrics")).send().await.unwrap().status(), 404);
+    srv.stop().await;
+}

@@ -18,9 +18,13 @@ pub async fn common(req: ServiceRequest, next: Next<impl MessageBody>) -> Result
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let node = req.app_data::<web::Data<AppState>>().map(|s| s.node_name.clone());
+    let started = std::time::Instant::now();
+    let route: &'static str = route_label(&req);
     let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.path());
     let mut res = next.call(req).instrument(span.clone()).await?;
     span.in_scope(|| tracing::debug!(status = res.status().as_u16(), "response"));
+    crate::metrics::HTTP_REQUESTS.inc(route, res.status().as_u16());
+    crate::metrics::HTTP_DURATION_S.observe(started.elapsed().as_secs_f64());
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert(HeaderName::from_static("x-request-id"), v);
@@ -39,4 +43,24 @@ pub async fn common(req: ServiceRequest, next: Next<impl MessageBody>) -> Result
         }
     }
     Ok(res)
+}
+
+/// The matched route pattern as a static label (bounded cardinality: unknown paths share one label).
+fn route_label(req: &ServiceRequest) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static LABELS: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let Some(pattern) = req.match_pattern() else { return "unmatched" };
+    let labels = LABELS.get_or_init(|| Mutex::new(HashSet::new()));
+    let Ok(mut set) = labels.lock() else { return "unmatched" };
+    if let Some(l) = set.get(pattern.as_str()) {
+        return l;
+    }
+    if set.len() >= 256 {
+        return "other";
+    }
+    // Route patterns come from the route table, so this leaks a bounded, small set of strings once.
+    let leaked: &'static str = Box::leak(pattern.into_boxed_str());
+    set.insert(leaked);
+    leaked
 }

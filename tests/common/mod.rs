@@ -87,6 +87,10 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    pub fn node(&self) -> &Node {
+        self.node.as_ref().expect("node running")
+    }
+
     pub async fn stop(mut self) {
         self.handle.stop(true).await;
         if let Some(node) = self.node.take() {
