@@ -131,6 +131,7 @@ pub fn render(state: &AppState) -> String {
     AUTHORIZATION_LATENCY_MS.render(&mut out, "oauth_authorization_latency_ms", "Authorization endpoint latency in milliseconds.", "");
     let pool = database_connections(state);
     gauge(&mut out, "oauth_database_connections_active", "Database connections in use.", pool);
+    gauge(&mut out, "oauth_database_connections_max", "Database pool size limit (DB_MAX_CONNECTIONS).", state.settings.db_max_connections);
     let _ = writeln!(out, "# HELP http_requests_total HTTP requests by route and status.\n# TYPE http_requests_total counter");
     for ((route, status), v) in HTTP_REQUESTS.snapshot() {
         let _ = writeln!(out, "http_requests_total{{route=\"{route}\",status=\"{status}\"}} {v}");
