@@ -27,7 +27,6 @@ pub fn document(state: &AppState) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "userinfo_signing_alg_values_supported": ["none"],
         "access_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
