@@ -12,3 +12,4 @@ pub mod logging;
 pub mod server;
 pub mod state;
 pub mod oauth;
+pub mod users;
