@@ -13,3 +13,5 @@ pub mod server;
 pub mod state;
 pub mod oauth;
 pub mod users;
+pub mod csrf;
+pub mod pages;

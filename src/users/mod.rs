@@ -2,6 +2,7 @@
 //! bootstrap administrator. Password hashing and the policy live in [`password`]; checking a
 //! login in [`login`].
 
+pub mod cli;
 pub mod login;
 pub mod password;
 
