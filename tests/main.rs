@@ -2,5 +2,8 @@
 
 mod common;
 
+mod authorize_flow;
 mod foundation;
 mod process;
+mod sessions;
+mod users;

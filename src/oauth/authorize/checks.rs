@@ -122,7 +122,7 @@ async fn client_is_known_and_active(state: &AppState, params: &Params) -> Result
     let client_id = params.get("client_id").ok_or_else(|| page("client_id is missing"))?;
     match clients::find(&state.db, client_id).await {
         Ok(Some(c)) if c.is_active => Ok(c),
-        Ok(_) => Err(Rejection::Page(OAuthError::new(ErrorCode::InvalidClient, "unknown or inactive client"))),
+        Ok(_) => Err(Rejection::Page(invalid("unknown or inactive client"))),
         Err(e) => Err(Rejection::Page(e.into())),
     }
 }

@@ -88,6 +88,9 @@ pub async fn issue_code(state: &AppState, req: &AuthorizeRequest, cur: &Current,
 
 /// `redirect_uri` with the given parameters appended to its query (keeping any it already has).
 pub fn client_redirect(redirect_uri: &str, pairs: &[(&str, Option<&str>)]) -> String {
+    if pairs.iter().all(|(_, v)| v.is_none()) {
+        return redirect_uri.to_string();
+    }
     match url::Url::parse(redirect_uri) {
         Ok(mut u) => {
             {
