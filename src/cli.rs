@@ -32,6 +32,30 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// User accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserAction {
+    /// Create a user. The password is read from stdin with --password-stdin, else generated and printed once.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Assign an existing role by name (repeatable).
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

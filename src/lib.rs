@@ -13,3 +13,6 @@ pub mod metrics;
 pub mod server;
 pub mod state;
 pub mod oauth;
+pub mod users;
+pub mod csrf;
+pub mod pages;

@@ -62,6 +62,7 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
 
     let codes = CodeActor::new(db.clone(), Arc::clone(&clock), settings.authorization_code_ttl).start();
     let audit = AuditActor::new(db.clone()).start();
+    let sessions = crate::pages::session::start(&settings, db.clone(), Arc::clone(&clock))?;
     let issuer: Arc<str> = settings.issuer_str().into();
     let state = AppState {
         settings: Arc::new(settings),
@@ -70,6 +71,7 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
         keys,
         codes,
         audit,
+        sessions,
         clock,
         node_name: format!("node-{node_id}").into(),
         issuer,
@@ -127,6 +129,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let addr = settings.bind_addr();
     let node = prepare(settings, Arc::new(tessera_actors::clock::SystemClock)).await?;
+    crate::users::cli::bootstrap(&node.state).await?;
     let listener = TcpListener::bind(&addr).map_err(|e| anyhow::anyhow!("cannot bind {addr}: {e}"))?;
     let control = crate::control::spawn(&node)?;
     let server = node.serve(listener)?;

@@ -18,6 +18,7 @@ pub struct AppState {
     pub keys: Addr<KeyActor>,
     pub codes: Addr<CodeActor>,
     pub audit: Addr<AuditActor>,
+    pub sessions: Addr<tessera_actors::sessions::SessionActor>,
     pub clock: SharedClock,
     /// The name this node gives in `X-Tessera-Node`.
     pub node_name: Arc<str>,

@@ -2,6 +2,9 @@
 
 mod common;
 
+mod authorize_flow;
 mod foundation;
 mod keys_at_rest;
 mod process;
+mod sessions;
+mod users;

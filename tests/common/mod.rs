@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod flow;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
