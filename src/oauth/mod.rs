@@ -3,8 +3,18 @@
 pub mod discovery;
 pub mod error;
 pub mod routes;
+pub mod client_auth;
+pub mod introspect;
+pub mod jwt;
+pub mod pkce;
+pub mod refresh;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;
 
 use actix_web::web;
 
 /// Registers the protocol endpoints (each area adds its own `configure`).
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(token::configure);
+}
