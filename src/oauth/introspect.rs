@@ -33,10 +33,10 @@ async fn access_token(state: &AppState, token: &str) -> Result<Value, OAuthError
     out.insert("active".into(), json!(true));
     out.insert("scope".into(), json!(c.scope));
     out.insert("client_id".into(), json!(c.client_id));
-    if let Some(uid) = &row.user_id {
-        if let Some(name) = username(state, uid).await? {
-            out.insert("username".into(), json!(name));
-        }
+    if let Some(uid) = &row.user_id
+        && let Some(name) = username(state, uid).await?
+    {
+        out.insert("username".into(), json!(name));
     }
     out.insert("token_type".into(), json!("Bearer"));
     out.insert("sub".into(), json!(c.sub));

@@ -146,11 +146,11 @@ pub fn user_claims(user: &users::Model, scope: &str, out: &mut Map<String, Value
         out.insert("preferred_username".into(), json!(user.username));
         out.insert("updated_at".into(), json!(user.updated_at.timestamp()));
     }
-    if has("email") {
-        if let Some(email) = &user.email {
-            out.insert("email".into(), json!(email));
-            out.insert("email_verified".into(), json!(user.email_verified));
-        }
+    if has("email")
+        && let Some(email) = &user.email
+    {
+        out.insert("email".into(), json!(email));
+        out.insert("email_verified".into(), json!(user.email_verified));
     }
 }
 
