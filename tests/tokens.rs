@@ -5,6 +5,7 @@
 #[path = "common/tokens.rs"]
 mod helpers;
 mod more;
+mod wire;
 
 use crate::common::{TestServer, client};
 use helpers::*;

@@ -167,6 +167,7 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
 /// Audits a failed authentication (committed before the answer) and builds the error.
 async fn refuse(state: &AppState, req: &HttpRequest, client_id: Option<&str>, method: AuthMethod, reason: &'static str) -> OAuthError {
     let (ip, ua) = origin(state, req);
+    let remote_addr = ip.clone().unwrap_or_default();
     let mut ev = AuditEvent::new("CLIENT_AUTH_FAILED", Severity::Warning, state.clock.now())
         .details(json!({ "method": method.as_str(), "reason": reason, "endpoint": req.path() }))
         .origin(ip, ua);
@@ -178,7 +179,7 @@ async fn refuse(state: &AppState, req: &HttpRequest, client_id: Option<&str>, me
         Ok(Err(e)) => tracing::error!(error = %e, "audit of a failed client authentication not committed"),
         Err(e) => tracing::error!(error = %e, "audit actor unreachable"),
     }
-    tracing::warn!(target: "tessera::auth", error = "invalid_client", reason, method = method.as_str(), "client authentication failed");
+    tracing::warn!(target: "tessera::auth", error = "invalid_client", remote_addr = %remote_addr, reason, method = method.as_str(), "client authentication failed");
     OAuthError::invalid_client(reason, method == AuthMethod::ClientSecretBasic)
 }
 
