@@ -264,6 +264,10 @@ async fn concurrent_redemption_exactly_one_succeeds() {
     let statuses: Vec<u16> = results.iter().map(|r| r.status().as_u16()).collect();
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 49, "{statuses:?}");
+    // The other 49 were replays: whatever the winner got has been revoked, however they interleaved.
+    let winner = results.into_iter().find(|r| r.status() == 200).unwrap();
+    let body: Value = winner.json().await.unwrap();
+    assert_eq!(introspect(&srv, &c, body["access_token"].as_str().unwrap()).await, serde_json::json!({ "active": false }));
     srv.stop().await;
 }
 

@@ -75,21 +75,33 @@ pub async fn rotate(db: &DatabaseConnection, id: &str, now: DateTime<Utc>) -> Re
     Ok(res.rows_affected == 1)
 }
 
+/// True when the row `id` is revoked or gone.
+pub async fn is_revoked(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
+    Ok(refresh_tokens::Entity::find_by_id(id).one(db).await?.is_none_or(|t| t.revoked))
+}
+
 /// True when the token may still be exchanged or reported active.
 pub fn is_current(t: &RefreshToken, now: DateTime<Utc>) -> bool {
     !t.revoked && t.rotated_at.is_none() && t.expires_at > now
 }
 
 /// Revokes every refresh token of `family_id` and every access token issued with the family.
+///
+/// The refresh rows are revoked in two passes. A rotation racing with this revocation inserts its
+/// successor and then re-reads its parent (`refresh_token::exchange`): a successor committed
+/// after the first pass's snapshot is either seen by the second pass, or was committed after the
+/// first pass itself, and then the re-read sees the parent revoked.
 pub async fn revoke_family(state: &AppState, family_id: &str) -> Result<(), OAuthError> {
     let now = state.clock.now();
-    refresh_tokens::Entity::update_many()
-        .col_expr(refresh_tokens::Column::Revoked, Expr::value(true))
-        .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Some(now)))
-        .filter(refresh_tokens::Column::FamilyId.eq(family_id))
-        .filter(refresh_tokens::Column::Revoked.eq(false))
-        .exec(&state.db)
-        .await?;
+    for _pass in 0..2 {
+        refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::Revoked, Expr::value(true))
+            .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(Some(now)))
+            .filter(refresh_tokens::Column::FamilyId.eq(family_id))
+            .filter(refresh_tokens::Column::Revoked.eq(false))
+            .exec(&state.db)
+            .await?;
+    }
     revoke_access_tokens(state, access_tokens::Column::RefreshFamilyId.eq(family_id)).await
 }
 

@@ -340,3 +340,31 @@ async fn database_outage_gives_503_not_500() {
     expect_error(post_as(&srv, "/api/v2/oauth/introspect", &c, &[("token", "x")]).await, 503, "temporarily_unavailable").await;
     srv.stop().await;
 }
+
+#[actix_web::test]
+async fn concurrent_refresh_reuse_leaves_no_live_tokens() {
+    let srv = TestServer::start().await;
+    let c = confidential(&srv).await;
+    let user = create_user(&srv, "hank").await;
+    let t = tokens_for(&srv, &c, &user, "openid offline_access").await;
+    let rt = t["refresh_token"].as_str().unwrap();
+    let results = futures::future::join_all((0..20).map(|_| refresh(&srv, &c, rt, None))).await;
+    let mut issued = Vec::new();
+    for r in results {
+        if r.status() == 200 {
+            issued.push(r.json::<Value>().await.unwrap());
+        } else {
+            assert_eq!(r.status(), 400);
+        }
+    }
+    assert_eq!(issued.len(), 1, "exactly one rotation wins");
+    // Reuse was detected, so what the winner got is dead too.
+    for body in &issued {
+        for k in ["access_token", "refresh_token"] {
+            assert_eq!(introspect(&srv, &c, body[k].as_str().unwrap()).await, json!({ "active": false }), "{k}");
+        }
+    }
+    let rows = refresh_tokens::Entity::find().all(&srv.state.db).await.unwrap();
+    assert!(rows.iter().all(|r| r.revoked), "the whole family is revoked");
+    srv.stop().await;
+}

@@ -2,7 +2,8 @@
 //!
 //! The code is redeemed once through the codes actor. A replay is refused and every token the
 //! first redemption produced is revoked (access tokens cluster-wide, refresh families), with the
-//! event committed to the audit log before the answer. Then: same client, identical
+//! event committed to the audit log first. That record doubles as the replay marker: a first
+//! redemption still minting checks for it afterwards and revokes its own tokens if it is there. Then: same client, identical
 //! redirect_uri, PKCE S256, an active user.
 
 use super::{Issued, Origin, RefreshPlan, UserTokens, active_user, has_scope, issue_user_tokens};
@@ -10,9 +11,13 @@ use crate::oauth::client_auth::{AuthenticatedClient, Params};
 use crate::oauth::error::OAuthError;
 use crate::oauth::{pkce, refresh};
 use crate::state::AppState;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 use tessera_actors::audit::{AuditEvent, RecordAndWait, Severity};
 use tessera_actors::codes::{CodeGrant, RedeemCode, RedeemError};
+use tessera_entity::audit_logs;
+
+const REPLAY: &str = "AUTHORIZATION_CODE_REPLAY";
 
 /// `code`, `redirect_uri`, `code_verifier` (all required).
 #[derive(Debug)]
@@ -32,13 +37,14 @@ impl Request {
     }
 }
 
-/// Revokes what the first redemption of a replayed code produced, audits it, refuses.
+/// Refuses a replayed code: records the replay (committed first: it is also the marker a racing
+/// first redemption looks for), then revokes what the first redemption produced.
 async fn replayed(state: &AppState, client: &AuthenticatedClient, g: &CodeGrant, origin: &Origin) -> OAuthError {
-    let revoked = refresh::revoke_code_descendants(state, &g.code_hash).await;
-    let ev = AuditEvent::new("AUTHORIZATION_CODE_REPLAY", Severity::Critical, state.clock.now())
+    let ev = AuditEvent::new(REPLAY, Severity::Critical, state.clock.now())
         .user(g.user_id.clone())
         .client(client.client.client_id.clone())
-        .details(json!({ "code_client_id": g.client_id, "tokens_revoked": revoked.is_ok() }))
+        .resource("authorization_code", g.code_hash.clone())
+        .details(json!({ "code_client_id": g.client_id }))
         .origin(origin.0.clone(), origin.1.clone());
     match state.audit.send(RecordAndWait(ev)).await {
         Ok(Ok(())) => {}
@@ -46,10 +52,20 @@ async fn replayed(state: &AppState, client: &AuthenticatedClient, g: &CodeGrant,
         Err(e) => tracing::error!(error = %e, "audit actor unreachable"),
     }
     tracing::warn!(target: "tessera::auth", error = "code_replay", client_id = %client.client.client_id, "authorization code replayed; descendant tokens revoked");
-    match revoked {
+    match refresh::revoke_code_descendants(state, &g.code_hash).await {
         Ok(()) => OAuthError::invalid_grant("the authorization code has already been used"),
         Err(e) => e,
     }
+}
+
+/// True once a replay of the code `code_hash` has been recorded.
+async fn replay_recorded(state: &AppState, code_hash: &str) -> Result<bool, OAuthError> {
+    let n = audit_logs::Entity::find()
+        .filter(audit_logs::Column::Action.eq(REPLAY))
+        .filter(audit_logs::Column::ResourceId.eq(code_hash))
+        .count(&state.db)
+        .await?;
+    Ok(n > 0)
 }
 
 pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request, origin: &Origin) -> Result<Issued, OAuthError> {
@@ -88,5 +104,11 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
         },
     )
     .await?;
+    // A replay racing with this redemption may have looked for descendants before these tokens
+    // existed. It records itself before looking, so either it saw them or this check sees it and
+    // revokes them: the outcome is the same as a replay arriving just after this answer.
+    if replay_recorded(state, &g.code_hash).await? {
+        refresh::revoke_code_descendants(state, &g.code_hash).await?;
+    }
     Ok(Issued { response, user_id: Some(user.id) })
 }

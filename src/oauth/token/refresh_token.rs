@@ -96,6 +96,12 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
         },
     )
     .await?;
+    // A concurrent reuse may have revoked the family while the successor was being minted; the
+    // successor was inserted before this check, so revoking again catches it (the same outcome
+    // as a reuse arriving just after this answer).
+    if refresh::is_revoked(&state.db, &t.id).await? {
+        refresh::revoke_family(state, &t.family_id).await?;
+    }
     Ok(Issued { response, user_id: Some(user.id) })
 }
 
