@@ -32,6 +32,11 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// OAuth clients.
+    Client {
+        #[command(subcommand)]
+        action: ClientAction,
+    },
     /// User accounts.
     User {
         #[command(subcommand)]
@@ -87,4 +92,31 @@ pub enum KeysAction {
     },
     /// Publish a new key of each algorithm; it becomes active after the JWKS max-age.
     Rotate,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientAction {
+    /// Register a client; prints its client_id and, for a confidential client, its secret (once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A redirect URI (repeat for several).
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// A post-logout redirect URI (repeat for several).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A public client (native app or SPA): no secret, PKCE only.
+        #[arg(long)]
+        public: bool,
+        /// A grant type (repeat; default: authorization_code refresh_token).
+        #[arg(long = "grant-type", value_name = "GRANT")]
+        grant_types: Vec<String>,
+        /// A scope the client may request (repeat; default: openid profile email offline_access).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Print JSON: {"client_id": ..., "client_secret": ... | null}.
+        #[arg(long)]
+        json: bool,
+    },
 }

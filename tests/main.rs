@@ -5,6 +5,8 @@ mod common;
 mod authorize_flow;
 mod foundation;
 mod keys_at_rest;
+mod oidc_rp;
 mod process;
 mod sessions;
 mod users;
+mod tokens;

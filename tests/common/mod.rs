@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod flow;
+pub mod tokens;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
