@@ -213,7 +213,10 @@ async fn scope_escalation_on_refresh_is_rejected() {
     let t0 = tokens_for(&srv, &c, &user, "openid profile offline_access").await;
     let r0 = t0["refresh_token"].as_str().unwrap();
     expect_error(refresh(&srv, &c, r0, Some("openid profile email offline_access")).await, 400, "invalid_scope").await;
-    // The refused request did not consume the token; narrowing is allowed.
+    // Another client cannot use the token either.
+    let other = confidential(&srv).await;
+    expect_error(refresh(&srv, &other, r0, None).await, 400, "invalid_grant").await;
+    // The refused requests did not consume the token; narrowing is allowed.
     let res = refresh(&srv, &c, r0, Some("profile")).await;
     assert_eq!(res.status(), 200);
     let t1: Value = res.json().await.unwrap();
