@@ -145,7 +145,8 @@ async fn bootstrap_admin_is_printed_once() {
     let dir = tempfile::tempdir().unwrap();
     let (l, port) = free_listener();
     drop(l);
-    let env = base_env(dir.path(), port).await;
+    let mut env = base_env(dir.path(), port).await;
+    env.insert("LOG_FORMAT".into(), "json".into());
     let run = |n: usize| {
         let out = std::fs::File::create(dir.path().join(format!("stdout-{n}"))).unwrap();
         let err = std::fs::File::create(dir.path().join(format!("stderr-{n}"))).unwrap();
@@ -166,6 +167,9 @@ async fn bootstrap_admin_is_printed_once() {
     let res = http.post(format!("{base}/login")).form(&[("username", "admin"), ("password", pw[0].as_str()), ("csrf_token", &csrf)]).send().await.unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/login/password");
+    // A failed login leaves one fail2ban-friendly JSON line, without the password.
+    let res = http.post(format!("{base}/login")).form(&[("username", "admin"), ("password", "Guess-Passw0rd"), ("csrf_token", &csrf)]).send().await.unwrap();
+    assert_eq!(res.status(), 401);
     signal(&child, "-TERM");
     assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
     let mut child = run(2);
@@ -176,8 +180,12 @@ async fn bootstrap_admin_is_printed_once() {
     assert!(printed_passwords(&second).is_empty(), "printed again: {second}");
     for n in [1, 2] {
         let log = std::fs::read_to_string(dir.path().join(format!("stderr-{n}"))).unwrap();
-        assert!(!log.contains(&pw[0]), "password in the log");
+        assert!(!log.contains(&pw[0]) && !log.contains("Guess-Passw0rd"), "password in the log");
     }
+    let log = std::fs::read_to_string(dir.path().join("stderr-1")).unwrap();
+    let failed: Vec<&str> = log.lines().filter(|l| l.contains(r#""error":"invalid_credentials""#)).collect();
+    assert_eq!(failed.len(), 1, "{log}");
+    assert!(failed[0].contains(r#""remote_addr":"127.0.0.1""#) && failed[0].contains(r#""target":"tessera::auth""#), "{}", failed[0]);
     let db = tessera::db::connect_url(&env["DATABASE_URL"], 1).await.unwrap();
     let admin = tessera::users::find_by_username(&db, "admin").await.unwrap().unwrap();
     assert!(admin.must_change_password && admin.is_active);

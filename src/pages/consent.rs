@@ -49,10 +49,9 @@ async fn elsewhere(state: &AppState, areq: &AuthorizeRequest, cur: &session::Cur
         Step::Login => redirect(&with_return_to(LOGIN_PAGE, &areq.params.return_to())),
         Step::ChangePassword => redirect(&with_return_to(CHANGE_PASSWORD_PAGE, &areq.params.return_to())),
         Step::Issue { consent } => {
-            if consent == "approved" && areq.client.require_consent {
-                if let Err(e) = consent_store::remember(&state.db, &cur.user.id, &areq.client.client_id, &areq.scopes, state.clock.now()).await {
-                    return Some(error_page(&e.into()));
-                }
+            let remember = consent == "approved" && areq.client.require_consent;
+            if remember && let Err(e) = consent_store::remember(&state.db, &cur.user.id, &areq.client.client_id, &areq.scopes, state.clock.now()).await {
+                return Some(error_page(&e.into()));
             }
             match flow::issue_code(state, areq, cur, consent).await {
                 Ok(location) => redirect(&location),

@@ -97,10 +97,8 @@ pub async fn create_user_at(db: &DatabaseConnection, pool: &Passwords, now: Date
     if !valid_username(&new.username) {
         return Err(CreateUserError::Invalid { field: "username", message: "3-64 characters: letters, digits, . _ - @".into() });
     }
-    if let Some(e) = &new.email {
-        if !valid_email(e) {
-            return Err(CreateUserError::Invalid { field: "email", message: format!("{e:?} is not an email address") });
-        }
+    if let Some(e) = new.email.as_ref().filter(|e| !valid_email(e)) {
+        return Err(CreateUserError::Invalid { field: "email", message: format!("{e:?} is not an email address") });
     }
     if new.display_name.as_ref().is_some_and(|d| d.chars().count() > 200) {
         return Err(CreateUserError::Invalid { field: "display_name", message: "at most 200 characters".into() });
