@@ -12,3 +12,6 @@ pub mod logging;
 pub mod server;
 pub mod state;
 pub mod oauth;
+pub mod admin;
+pub mod gdpr;
+pub mod rbac;
