@@ -5,3 +5,4 @@ mod common;
 mod foundation;
 mod keys_at_rest;
 mod process;
+mod admin_api;

@@ -4,7 +4,7 @@
 
 use super::ctx::{Ctx, created, no_content, ok};
 use super::error::{ApiError, unique_or_db};
-use super::roles::{SUPER_ADMIN, ensure_holds};
+use super::roles::SUPER_ADMIN;
 use super::routes::required_permissions;
 use super::validate::{DESCRIPTION, NAME, Text};
 use super::views;
@@ -148,10 +148,6 @@ pub async fn update(ctx: Ctx) -> Result<HttpResponse, ApiError> {
     let before = find(db, &ctx.param("id")?).await?;
     if before.name == "permissions:update" && is_active == Some(false) {
         return Err(ApiError::Conflict("permissions:update cannot be deactivated: nobody could reactivate it".into()));
-    }
-    if is_active == Some(true) && !before.is_active {
-        // Reactivating hands the permission back to every role that has it.
-        ensure_holds(ctx.caller()?, [before.name.clone()])?;
     }
     let affected = if is_active.is_some_and(|a| a != before.is_active) { ctx.state.permissions.users_with_permission(&before.id).await? } else { Vec::new() };
     let mut am: perm::ActiveModel = before.clone().into();

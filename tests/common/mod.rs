@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod admin;
+
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::sync::Arc;
