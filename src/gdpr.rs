@@ -188,7 +188,13 @@ fn scrub(v: &mut Value) -> bool {
             }
             changed
         }
-        Value::Array(items) => items.iter_mut().fold(false, |acc, i| scrub(i) || acc),
+        Value::Array(items) => {
+            let mut changed = false;
+            for item in items {
+                changed |= scrub(item); // every item, no short-circuit
+            }
+            changed
+        }
         _ => false,
     }
 }

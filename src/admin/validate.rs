@@ -8,12 +8,15 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
+/// Which characters a field may hold, and how to say so in an error.
+pub type CharRule = (fn(char) -> bool, &'static str);
+
 /// Length bounds (in characters) and an allowed-character rule for a text field.
 #[derive(Clone, Copy)]
 pub struct Text {
     pub min: usize,
     pub max: usize,
-    pub allowed: Option<(fn(char) -> bool, &'static str)>,
+    pub allowed: Option<CharRule>,
 }
 
 impl Text {
