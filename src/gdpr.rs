@@ -250,6 +250,12 @@ pub async fn erase(state: &AppState, user_id: &str) -> Result<Erasure, GdprError
     let sessions = sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user_id)).exec(&txn).await?.rows_affected;
     consents::Entity::delete_many().filter(consents::Column::UserId.eq(user_id)).exec(&txn).await?;
     user_roles::Entity::delete_many().filter(user_roles::Column::UserId.eq(user_id)).exec(&txn).await?;
+    // Assignments this user made for others keep only the pseudonym of who made them.
+    user_roles::Entity::update_many()
+        .col_expr(user_roles::Column::AssignedBy, Expr::value(alias.as_str()))
+        .filter(user_roles::Column::AssignedBy.eq(user_id))
+        .exec(&txn)
+        .await?;
     users::Entity::delete_by_id(user_id.to_string()).exec(&txn).await?;
     let audit = pseudonymise_audit(&txn, user_id, &alias).await?;
     txn.commit().await?;

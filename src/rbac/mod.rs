@@ -7,6 +7,11 @@
 //! assignments it was computed from. A load that raced with an invalidation is not cached: an
 //! epoch counter, bumped by every invalidation, is compared before and after the write.
 //!
+//! Across nodes: with Redis every node reads the shared entry first, so an invalidation made on one
+//! node holds on all of them at once; during a Redis outage a node trusts its own copy for at most
+//! 30 s. Without Redis each node caches in process and invalidations reach only the node that made
+//! the change (other nodes converge within the 5-minute TTL) — run Redis for a multi-node cluster.
+//!
 //! Code map: `load` reads the database, `cache` is the Redis + in-process `ResilientCache`.
 
 pub mod cache;

@@ -5,7 +5,7 @@ use crate::common::admin::*;
 use chrono::Duration;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
-use tessera_entity::{access_tokens, audit_logs, consents, refresh_tokens, sessions, users};
+use tessera_entity::{access_tokens, audit_logs, consents, refresh_tokens, sessions, user_roles, users};
 
 async fn give_data(srv: &TestServer, uid: &str) {
     let t = now(srv);
@@ -115,10 +115,14 @@ async fn gdpr_export_and_erasure() {
     assert!(trail.iter().any(|a| a.action == "USER_UPDATED" && a.resource_id.as_deref() == Some(alias.as_str())));
     assert!(trail.iter().any(|a| a.action == "USER_ERASED" && a.resource_id.as_deref() == Some(alias.as_str())));
 
-    // Self-erasure.
-    let (gus, gus_token) = user_with_token(&srv, "gus", &[]).await;
+    // Self-erasure; assignments gus made for others keep only his pseudonym.
+    let (gus, gus_token) = user_with_token(&srv, "gus", &["admin"]).await;
+    let ida = create_user(&srv, "ida", &[]).await;
+    assert_eq!(post(&srv, &format!("/api/v2/users/{ida}/roles"), &gus_token, json!({ "role": "user" })).await.status, 200);
     let me = delete(&srv, "/api/v2/me", &gus_token).await;
     assert_eq!(me.status, 200, "{}", me.text);
+    let made_by = user_roles::Entity::find().filter(user_roles::Column::UserId.eq(&ida)).one(db).await.unwrap().unwrap().assigned_by;
+    assert_eq!(made_by.as_deref(), me.body["pseudonym"].as_str());
     assert!(users::Entity::find_by_id(gus.clone()).one(db).await.unwrap().is_none());
     assert_eq!(get(&srv, "/api/v2/me/permissions", &gus_token).await.status, 401);
     let rows = audit_rows(&srv, "USER_ERASED").await;
