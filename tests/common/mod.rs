@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod flow;
 pub mod tokens;
+pub mod admin;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
