@@ -36,6 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config { .. } => {}
         Command::Migrate { action } => migrate(&settings, action).await?,
         Command::Keys { action } => return keys(settings, action).await,
+        Command::Cluster { action } => return crate::cluster_cli::run(&settings, action).await,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod cluster;
 mod foundation;
 mod keys_at_rest;
 mod process;
