@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::{ChangeMembershipError, ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -76,6 +76,10 @@ pub(crate) fn write_error(e: RaftError<NodeId, ClientWriteError<NodeId, BasicNod
             leader_id: f.leader_id,
             leader_addr: f.leader_node.map(|n| n.addr),
         },
+        // Another membership change is still committing (e.g. two nodes joining at once).
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(
+            e @ ChangeMembershipError::InProgress(_),
+        )) => AdminError::Unavailable(e.to_string()),
         RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => {
             AdminError::Rejected(e.to_string())
         }

@@ -54,6 +54,22 @@ async fn three_nodes_replicate_a_command_proposed_on_a_follower() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_joining_at_the_same_time_all_become_voters() {
+    let a = net::seed(1).await;
+    // Like `docker compose up --scale`: several nodes start at once with the same CLUSTER_JOIN.
+    let (b, c, d) = tokio::join!(net::joiner(2, &a), net::joiner(3, &a), net::joiner(4, &a));
+    let mut nodes = vec![a, b, c, d];
+    for n in &nodes {
+        voters(n.c(), &[1, 2, 3, 4]).await;
+    }
+    let resp = nodes[3].c().propose(revoke("four")).await.unwrap();
+    for n in &nodes {
+        applied(n.c(), resp.log_index).await;
+    }
+    stop_all(&mut nodes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn wrong_secret_is_refused() {
     let mut a = net::seed(1).await;
     let addr = a.addr.to_string();
