@@ -94,3 +94,38 @@ pub fn render(s: &ClusterStatus) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_cluster::MemberStatus;
+
+    #[test]
+    fn wildcard_bind_is_reached_on_loopback() {
+        assert_eq!(local_target("0.0.0.0:7001".parse().unwrap()), "127.0.0.1:7001");
+        assert_eq!(local_target("[::]:7001".parse().unwrap()), "[::1]:7001");
+        assert_eq!(local_target("10.0.0.5:7001".parse().unwrap()), "10.0.0.5:7001");
+    }
+
+    #[test]
+    fn status_table_names_leader_roles_and_lag() {
+        let member = |id, voter, lag| MemberStatus { id, addr: format!("10.0.0.{id}:7001"), voter, matched: Some(40), lag };
+        let s = ClusterStatus {
+            node_id: 2,
+            leader: Some(1),
+            term: 3,
+            last_applied: Some(42),
+            last_log_index: Some(42),
+            members: vec![1, 2],
+            learners: vec![3],
+            nodes: vec![member(1, true, Some(0)), member(2, true, Some(2)), member(3, false, None)],
+            state: "Follower".into(),
+        };
+        let out = render(&s);
+        assert!(out.starts_with("node     2 (Follower)\nleader   1\nterm     3\napplied  42 (last log 42)\nmembers  2 voters, 1 learners\n"), "{out}");
+        let rows: Vec<Vec<&str>> = out.lines().skip(6).map(|l| l.split_whitespace().collect()).collect();
+        assert_eq!(rows[0], ["1", "(leader)", "voter", "10.0.0.1:7001", "40", "0"]);
+        assert_eq!(rows[1], ["2", "(this)", "voter", "10.0.0.2:7001", "40", "2"]);
+        assert_eq!(rows[2], ["3", "learner", "10.0.0.3:7001", "40", "-"]);
+    }
+}
