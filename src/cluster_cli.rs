@@ -54,7 +54,13 @@ pub async fn run(settings: &Settings, action: ClusterAction) -> anyhow::Result<E
     let (json, result) = match action {
         ClusterAction::Init => (false, client.init().await),
         ClusterAction::Join { peer } => (false, client.join(&peer).await),
-        ClusterAction::Remove { node_id } => (false, client.remove(node_id).await),
+        ClusterAction::Remove { node_id } => {
+            let result = client.remove(node_id).await;
+            if result.is_ok() {
+                println!("node {node_id} removed: it no longer receives updates; stop it (or restart it with CLUSTER_JOIN to rejoin)");
+            }
+            (false, result)
+        }
         ClusterAction::Status { json } => (json, client.status().await),
     };
     match result {

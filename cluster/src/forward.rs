@@ -27,6 +27,8 @@ use crate::types::{Command, CommandResponse, NodeId};
 const RETRY_DELAY: Duration = Duration::from_millis(100);
 /// Redirects followed back to back before pausing (guards against stale leader pointers).
 const MAX_HOPS: u32 = 3;
+/// How long removal waits for a demoted voter to hear of its demotion.
+const DEMOTE_WAIT: Duration = Duration::from_secs(2);
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -169,7 +171,10 @@ impl Cluster {
                 if view.voters.len() == 1 {
                     return Err(AdminError::Rejected(format!("node {id} is the last voter")));
                 }
-                ChangeMembers::RemoveVoters(BTreeSet::from([id]))
+                // Demote first, so the node learns it no longer votes (a removed node never
+                // hears of the config that drops it, and would otherwise keep campaigning).
+                self.demote(id).await?;
+                ChangeMembers::RemoveNodes(BTreeSet::from([id]))
             }
             MembershipChange::Remove(id) if view.nodes.contains_key(&id) => {
                 ChangeMembers::RemoveNodes(BTreeSet::from([id]))
@@ -185,6 +190,31 @@ impl Cluster {
             .await
             .map(|r| r.log_id.index)
             .map_err(write_error)
+    }
+
+    /// Voter → learner; waits (≤ 2 s, best effort: it may be down) until the node holds that
+    /// config.
+    async fn demote(&self, id: NodeId) -> AdminReply<()> {
+        tracing::info!(node_id = id, "demoting voter to learner");
+        let index = self
+            .inner
+            .raft
+            .change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])), true)
+            .await
+            .map_err(write_error)?
+            .log_id
+            .index;
+        let replicated = |m: &openraft::RaftMetrics<NodeId, BasicNode>| {
+            let matched = m.replication.as_ref().and_then(|r| r.get(&id).copied());
+            matched.flatten().is_some_and(|l| l.index >= index)
+        };
+        let _ = self
+            .inner
+            .raft
+            .wait(Some(DEMOTE_WAIT))
+            .metrics(replicated, "demoted node holds its new config")
+            .await;
+        Ok(())
     }
 
     /// Runs `op` on the leader: locally when `start` is None, else first at the peer `start`;

@@ -250,7 +250,9 @@ impl Cluster {
             return Ok(());
         }
         match join {
-            Some(peer) if nodes.is_empty() || nodes.contains(&id) => {
+            // Pristine, a learner whose promotion was cut short, or a removed member: (re)join.
+            // Its log holds only committed entries of that cluster, so catching up is safe.
+            Some(peer) => {
                 self.net()?;
                 self.spawn_join(peer.to_owned());
                 Ok(())
@@ -259,10 +261,10 @@ impl Cluster {
                 self.init().await?;
                 Ok(())
             }
-            _ => {
+            None => {
                 tracing::warn!(
                     node_id = id,
-                    "this node is not a voting member of its cluster; use `tessera cluster join` to rejoin"
+                    "this node is not a voting member of its cluster; set CLUSTER_JOIN or run `tessera cluster join` to rejoin"
                 );
                 Ok(())
             }

@@ -287,6 +287,10 @@ async fn remove_shrinks_membership() {
     left.sort();
     voters(nodes[leader].c(), &left).await;
     voters(nodes[f].c(), &left).await;
+    // The removed node knows it no longer votes (it was demoted before being dropped).
+    let gone_view = nodes[other].c().status();
+    assert!(!gone_view.members.contains(&gone), "{gone_view:?}");
+    assert_eq!(gone_view.state, "Learner");
     nodes[other].stop().await;
 
     // Two members left, both needed: writes still commit.
@@ -302,6 +306,19 @@ async fn remove_shrinks_membership() {
     let s = admin.status().await.unwrap();
     assert_eq!(s.members, left);
     assert_eq!(s.nodes.len(), 2);
+
+    // Restarted with CLUSTER_JOIN, the removed node joins again and catches up.
+    let peer = Some(nodes[leader].addr.to_string());
+    let back = Cluster::start(nodes[other].config(peer)).await.unwrap();
+    assert!(back.is_joining());
+    tokio::time::timeout(PATIENCE, back.wait_joined())
+        .await
+        .unwrap()
+        .unwrap();
+    nodes[other].cluster = Some(back);
+    voters(nodes[leader].c(), &[1, 2, 3]).await;
+    applied(nodes[other].c(), resp.log_index).await;
+    assert!(nodes[other].c().is_revoked("two-left"));
     stop_all(&mut nodes).await;
 }
 
