@@ -250,7 +250,7 @@ async fn sigkill_and_restart_keeps_revocations() {
 
     // The revocation survived in the raft store itself (not only in the database).
     let node_id: u64 = std::fs::read_to_string(dir.path().join("node_id")).unwrap().trim().parse().unwrap();
-    let cluster = tessera_cluster::Cluster::start(tessera_cluster::ClusterConfig { node_id, data_dir: dir.path().join("raft") }).await.unwrap();
+    let cluster = tessera_cluster::Cluster::start(tessera_cluster::ClusterConfig { node_id, data_dir: dir.path().join("raft"), ..Default::default() }).await.unwrap();
     assert!(cluster.is_revoked(&jti), "revocation lost after SIGKILL");
     cluster.shutdown().await.unwrap();
 
