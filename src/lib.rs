@@ -16,3 +16,6 @@ pub mod oauth;
 pub mod users;
 pub mod csrf;
 pub mod pages;
+pub mod admin;
+pub mod gdpr;
+pub mod rbac;

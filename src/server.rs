@@ -64,6 +64,7 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
     let audit = AuditActor::new(db.clone()).start();
     let sessions = crate::pages::session::start(&settings, db.clone(), Arc::clone(&clock))?;
     let issuer: Arc<str> = settings.issuer_str().into();
+    let permissions = Arc::new(crate::rbac::PermissionService::new(db.clone(), Arc::clone(&clock), settings.redis_url.as_ref().map(|u| u.expose().as_str())));
     let state = AppState {
         settings: Arc::new(settings),
         db,
@@ -76,6 +77,7 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
         node_name: format!("node-{node_id}").into(),
         issuer,
         pepper: Arc::new(pepper),
+        permissions,
     };
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, node = %state.node_name, "node prepared");
     Ok(Node { state, cluster, _lock: lock })

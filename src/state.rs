@@ -26,4 +26,6 @@ pub struct AppState {
     pub issuer: Arc<str>,
     /// Derived from the key-encryption key; used to hash client secrets (HMAC-SHA-256).
     pub pepper: Arc<[u8; 32]>,
+    /// Effective RBAC permissions, cached (Redis or in process).
+    pub permissions: Arc<crate::rbac::PermissionService>,
 }

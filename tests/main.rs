@@ -10,3 +10,4 @@ mod process;
 mod sessions;
 mod users;
 mod tokens;
+mod admin_api;
