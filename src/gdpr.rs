@@ -246,7 +246,7 @@ pub async fn erase(state: &AppState, user_id: &str) -> Result<Erasure, GdprError
     access_tokens::Entity::delete_many().filter(access_tokens::Column::UserId.eq(user_id)).exec(&txn).await?;
     let refresh = refresh_tokens::Entity::delete_many().filter(refresh_tokens::Column::UserId.eq(user_id)).exec(&txn).await?.rows_affected;
     authorization_codes::Entity::delete_many().filter(authorization_codes::Column::UserId.eq(user_id)).exec(&txn).await?;
-    // MERGE: end sessions through the session actor (they may live in Redis).
+    // MERGE: end sessions through the session actor: state.sessions.send(EndAllForUser(id)) (branch `front`).
     let sessions = sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user_id)).exec(&txn).await?.rows_affected;
     consents::Entity::delete_many().filter(consents::Column::UserId.eq(user_id)).exec(&txn).await?;
     user_roles::Entity::delete_many().filter(user_roles::Column::UserId.eq(user_id)).exec(&txn).await?;

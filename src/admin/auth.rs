@@ -46,7 +46,8 @@ fn bearer(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
 
 /// Verifies an RFC 9068 access token: signature by a key of the ring (kid), `typ` `at+jwt`, `iss`,
 /// `exp`/`nbf` against the server clock, and not revoked in the cluster.
-// MERGE: replace with crate::oauth::jwt::verify_access_token (branch `back`).
+// MERGE: replace with crate::oauth::jwt::verify_access_token (branch `back`), mapping its OAuthError
+// to ApiError::invalid_token(e.description).
 fn verify_access_token(state: &AppState, token: &str) -> Result<AccessClaims, ApiError> {
     let bad = |d: &str| ApiError::invalid_token(d.to_string());
     let head = jsonwebtoken::decode_header(token).map_err(|_| bad("the access token is malformed"))?;

@@ -23,12 +23,12 @@ fn username_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-')
 }
 const USERNAME: Text = Text::chars(3, 64, username_char, "letters, digits, ., _, @ and -");
-// MERGE: use crate::users's password policy (branch `front`).
+// MERGE: use crate::users::password::check_policy (branch `front`) instead of this length rule.
 const PASSWORD: Text = Text::len(12, 128);
 const EMAIL: Text = Text::len(3, 254);
 
 /// Argon2id PHC string of `password`, computed off the event loop.
-// MERGE: replace with crate::users::hash_password (branch `front`).
+// MERGE: replace with crate::users::password::Passwords::global().hash(password) (branch `front`).
 async fn hash_password(password: String) -> Result<String, ApiError> {
     let hashed = web::block(move || {
         use argon2::password_hash::PasswordHasher;
@@ -101,7 +101,7 @@ async fn ensure_not_last_super_admin<C: ConnectionTrait>(db: &C, user_id: &str, 
 
 /// Ends the user's sessions and refresh tokens; with `access`, also revokes their access tokens.
 async fn end_access(state: &AppState, user_id: &str, now: DateTime<Utc>, access: bool) -> Result<Value, ApiError> {
-    // MERGE: end sessions through the session actor (they may live in Redis).
+    // MERGE: end sessions through the session actor: state.sessions.send(EndAllForUser(id)) (branch `front`).
     let sessions = sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user_id)).exec(&state.db).await?.rows_affected;
     let refresh = refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::Revoked, Expr::value(true))
@@ -301,6 +301,7 @@ pub async fn reset_password(ctx: Ctx) -> Result<HttpResponse, ApiError> {
     let db = ctx.db();
     let user = find(db, &ctx.param("id")?).await?;
     let generated = password.is_none();
+    // MERGE: crate::users::password::generate() (branch `front`).
     let password = password.unwrap_or_else(|| tessera_actors::crypto::random_token(15));
     let hash = hash_password(password.clone()).await?;
     let now = ctx.now();
