@@ -19,3 +19,4 @@ pub mod pages;
 pub mod admin;
 pub mod gdpr;
 pub mod rbac;
+pub mod console;
