@@ -30,7 +30,8 @@ pub fn severity_badge(s: &str) -> Badge {
 
 /// Display rows for audit models, with the acting users' names looked up in one query.
 pub async fn rows(ctx: &Ctx, models: &[audit_logs::Model]) -> Result<Vec<AuditRow>, Failure> {
-    let ids: Vec<String> = models.iter().filter_map(|m| m.user_id.clone()).collect();
+    let about_users = models.iter().filter(|m| m.resource_type.as_deref() == Some("user")).filter_map(|m| m.resource_id.clone());
+    let ids: Vec<String> = models.iter().filter_map(|m| m.user_id.clone()).chain(about_users).collect();
     let names: HashMap<String, String> = if ids.is_empty() {
         HashMap::new()
     } else {
@@ -57,10 +58,12 @@ pub async fn rows(ctx: &Ctx, models: &[audit_logs::Model]) -> Result<Vec<AuditRo
                 },
                 None => ("\u{2014}".into(), None),
             };
-            let resource = match (&m.resource_type, &m.resource_id) {
-                (Some(t), Some(id)) => format!("{t} {}", id.chars().take(40).collect::<String>()),
-                (Some(t), None) => t.clone(),
-                _ => String::new(),
+            let (resource, resource_title, resource_href) = match (m.resource_type.as_deref(), &m.resource_id) {
+                (Some("user"), Some(id)) if names.contains_key(id) => (format!("user {}", names[id]), id.clone(), link.then(|| format!("/admin/users/{id}"))),
+                (t, id) => {
+                    let (r, title) = short_resource(t, id.as_deref());
+                    (r, title, None)
+                }
             };
             AuditRow {
                 when: fmt::when_precise(m.created_at),
@@ -71,11 +74,23 @@ pub async fn rows(ctx: &Ctx, models: &[audit_logs::Model]) -> Result<Vec<AuditRo
                 actor_href,
                 client: m.client_id.clone().unwrap_or_default(),
                 resource,
+                resource_title,
+                resource_href,
                 ip: m.ip_address.clone().unwrap_or_else(|| "\u{2014}".into()),
                 details: fmt::details(m.details.as_ref()),
             }
         })
         .collect())
+}
+
+/// A resource as `type id`, long ids cut to 8 characters (the full text goes in a tooltip).
+fn short_resource(kind: Option<&str>, id: Option<&str>) -> (String, String) {
+    match (kind, id) {
+        (Some(t), Some(id)) if id.chars().count() > 14 => (format!("{t} {}\u{2026}", id.chars().take(8).collect::<String>()), format!("{t} {id}")),
+        (Some(t), Some(id)) => (format!("{t} {id}"), String::new()),
+        (Some(t), None) => (t.to_string(), String::new()),
+        _ => (String::new(), String::new()),
+    }
 }
 
 /// The filters as the form sent them (kept to refill the form and the paging links).

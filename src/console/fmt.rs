@@ -22,12 +22,14 @@ pub fn opt_when(t: Option<DateTime<Utc>>) -> String {
 pub fn relative(now: DateTime<Utc>, t: DateTime<Utc>) -> String {
     let secs = (now - t).num_seconds();
     let (future, s) = (secs < 0, secs.unsigned_abs());
+    // Rounded to the nearest unit: an expiry set 30 days ahead reads "in 30 days" a second later.
+    let round = |unit: u64| (s + unit / 2) / unit;
     let span = match s {
         0..=59 => return if future { "in under a minute".into() } else { "just now".into() },
-        60..=3599 => format!("{} min", s / 60),
-        3600..=86_399 => format!("{} h", s / 3600),
-        _ if s / 86_400 == 1 => "1 day".into(),
-        _ => format!("{} days", s / 86_400),
+        60..=3569 => format!("{} min", round(60)),
+        3570..=84_599 => format!("{} h", round(3600)),
+        _ if round(86_400) == 1 => "1 day".into(),
+        _ => format!("{} days", round(86_400)),
     };
     if future { format!("in {span}") } else { format!("{span} ago") }
 }
@@ -54,10 +56,10 @@ pub fn strings(v: &Value) -> Vec<String> {
     v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
 }
 
-/// Audit details as `key: value` lines, each at most ~160 characters.
+/// Audit details as `key: value` lines, each at most ~400 characters.
 pub fn details(v: Option<&Value>) -> Vec<String> {
     let Some(Value::Object(map)) = v else {
-        return v.filter(|v| !v.is_null()).map(|v| vec![clip(&v.to_string(), 160)]).unwrap_or_default();
+        return v.filter(|v| !v.is_null()).map(|v| vec![clip(&v.to_string(), 400)]).unwrap_or_default();
     };
     map.iter()
         .map(|(k, v)| {
@@ -65,7 +67,7 @@ pub fn details(v: Option<&Value>) -> Vec<String> {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            format!("{k}: {}", clip(&text, 160))
+            format!("{k}: {}", clip(&text, 400))
         })
         .collect()
 }

@@ -67,6 +67,8 @@ pub struct PermissionRow {
 pub struct PermissionsPage {
     pub c: Chrome,
     pub rows: Vec<PermissionRow>,
+    /// Any permission has a description (else the column is left out).
+    pub described: bool,
 }
 
 fn category_title(c: &str) -> String {
@@ -233,6 +235,7 @@ pub async fn permissions(ctx: Ctx) -> Result<HttpResponse, Failure> {
             .collect();
         rows.push(PermissionRow { group, name: p.name.clone(), display_name: p.display_name.clone(), description: p.description.clone().unwrap_or_default(), active: p.is_active, roles });
     }
+    let described = rows.iter().any(|r| !r.description.is_empty());
     let c = ctx.chrome("permissions", "Permissions");
-    ctx.ok(&PermissionsPage { c, rows })
+    ctx.ok(&PermissionsPage { c, rows, described })
 }

@@ -139,6 +139,9 @@ pub struct AuditRow {
     pub actor_href: Option<String>,
     pub client: String,
     pub resource: String,
+    /// The full resource id, when `resource` shows it shortened.
+    pub resource_title: String,
+    pub resource_href: Option<String>,
     pub ip: String,
     pub details: Vec<String>,
 }

@@ -288,7 +288,7 @@ pub async fn show(ctx: Ctx) -> Result<HttpResponse, Failure> {
             name: r.name.clone(),
             expires: a.expires_at.map(fmt::when).unwrap_or_else(|| "Never".into()),
             state,
-            assigned_by: a.assigned_by.as_ref().map(|b| names.get(b).cloned().unwrap_or_else(|| b.chars().take(12).collect())).unwrap_or_else(|| "\u{2014}".into()),
+            assigned_by: a.assigned_by.as_ref().map(|b| names.get(b).cloned().unwrap_or_else(|| b.chars().take(12).collect())).unwrap_or_else(|| "the system".into()),
             removable: can_update && options.iter().any(|o| o.id == r.id && o.allowed),
         });
     }
