@@ -130,7 +130,7 @@ async fn console_admin_registers_client_creates_user_and_user_signs_in() {
     let client_id = b.text_of("#client-id").await;
     let registered = tessera::clients::find(&srv.state.db, &client_id).await.unwrap().expect("client in the database");
     assert!(registered.secret_matches(&srv.state.pepper, &secret), "the secret shown is the client's secret");
-    assert_eq!(registered.redirect_uris, [callback.clone()]);
+    assert_eq!(registered.redirect_uris, std::slice::from_ref(&callback));
 
     let origin = json!({ "origin": srv.base, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"] });
     b.cdp("Browser.grantPermissions", origin).await.expect("grant clipboard permissions");
@@ -361,6 +361,26 @@ async fn console_requires_session_csrf_and_sends_no_store() {
     let css = http.get(srv.url("/admin/assets/console.css")).send().await.unwrap();
     assert_eq!(css.status(), 200);
     assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    for (path, status) in [("/admin/users/00000000-0000-4000-8000-000000000000", 404), ("/admin/clients/nope", 404), ("/admin/no-such-page", 404)] {
+        let res = http.get(srv.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), status, "{path}");
+        assert_eq!(res.headers()["cache-control"], "no-store", "{path}");
+    }
+
+    // The audit log filters, and its CSV export (after the audit actor has written the sign-ins).
+    assert_eq!(audit_rows(&srv, "USER_LOGIN_SUCCESS").await.len(), 2);
+    let html = http.get(srv.url("/admin/audit?action=user_login_success")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("<code>USER_LOGIN_SUCCESS</code>") && !html.contains("<code>USER_LOGIN_FAILED</code>"));
+    let bad = http.get(srv.url("/admin/audit?from=yesterday")).send().await.unwrap();
+    assert_eq!(bad.status(), 200);
+    assert!(bad.text().await.unwrap().contains("From must be a date"));
+    let csv = http.get(srv.url("/admin/audit/export.csv?action=USER_LOGIN_SUCCESS")).send().await.unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(csv.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    let csv = csv.text().await.unwrap();
+    assert!(csv.starts_with("id,created_at,action,severity"));
+    assert_eq!(csv.lines().count(), 3, "a header and the two sign-ins: {csv}");
 
     let users_before = users::Entity::find().count(&srv.state.db).await.unwrap();
     let form = |csrf: Option<&str>| {
