@@ -196,6 +196,19 @@ async fn console_admin_registers_client_creates_user_and_user_signs_in() {
     assert_eq!(audit_rows(&srv, "ROLE_ASSIGNED").await.len(), 1);
     b.screenshot("console-user").await;
 
+    // The role × permission matrix: the plain user role gets the dashboard.
+    b.goto(&srv.url("/admin/roles")).await;
+    let cell = b.find("input[aria-label='User grants menu:dashboard']").await;
+    assert!(!b.selected(&cell).await);
+    b.click(&cell).await;
+    b.click_css("#matrix-form .card-foot button[type=submit]").await;
+    assert!(b.text_of(".flash-success").await.contains("1 permission granted, 0 revoked across 1 role"));
+    let cell = b.find("input[aria-label='User grants menu:dashboard']").await;
+    assert!(b.selected(&cell).await);
+    let dashboard = permissions::Entity::find().filter(permissions::Column::Name.eq("menu:dashboard")).one(&srv.state.db).await.unwrap().unwrap();
+    assert!(role_permissions::Entity::find_by_id((user_role.clone(), dashboard.id)).one(&srv.state.db).await.unwrap().is_some());
+    assert_eq!(audit_rows(&srv, "ROLE_PERMISSIONS_CHANGED").await.len(), 1);
+
     // Every other page, for the record.
     for (path, name) in [
         ("/admin/users", "console-users"),
@@ -406,6 +419,29 @@ async fn console_requires_session_csrf_and_sends_no_store() {
     assert!(location(&res).starts_with("/admin/users/"));
     assert_eq!(res.headers()["cache-control"], "no-store");
     assert_eq!(users::Entity::find().count(&srv.state.db).await.unwrap(), users_before + 1);
+
+    // The same token works for the user page's other forms: reset, deactivate (never oneself).
+    let mallory_page = location(&res);
+    let mallory = users::Entity::find().filter(users::Column::Username.eq("mallory")).one(&srv.state.db).await.unwrap().unwrap();
+    assert!(!mallory.must_change_password, "the box was not ticked");
+    let before_hash = mallory.password_hash.clone();
+    let res = http.post(srv.url(&format!("{mallory_page}/password"))).form(&[("csrf_token", token.as_str()), ("mode", "generate"), ("must_change_password", "on")]).send().await.unwrap();
+    assert_eq!((res.status().as_u16(), location(&res)), (303, mallory_page.clone()));
+    let shown = http.get(srv.url(&mallory_page)).send().await.unwrap().text().await.unwrap();
+    assert!(shown.contains("id=\"revealed-secret\""), "the temporary password is shown once");
+    let again = http.get(srv.url(&mallory_page)).send().await.unwrap().text().await.unwrap();
+    assert!(!again.contains("id=\"revealed-secret\""), "and only once");
+    let reset = users::Entity::find_by_id(mallory.id.clone()).one(&srv.state.db).await.unwrap().unwrap();
+    assert_ne!(reset.password_hash, before_hash);
+    let res = http.post(srv.url(&format!("{mallory_page}/status"))).form(&[("csrf_token", token.as_str()), ("action", "deactivate")]).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(!users::Entity::find_by_id(mallory.id.clone()).one(&srv.state.db).await.unwrap().unwrap().is_active);
+    assert_eq!(audit_rows(&srv, "USER_DEACTIVATED").await.len(), 1);
+    let root = users::Entity::find().filter(users::Column::Username.eq("root")).one(&srv.state.db).await.unwrap().unwrap();
+    let res = http.post(srv.url(&format!("/admin/users/{}/status", root.id))).form(&[("csrf_token", token.as_str()), ("action", "deactivate")]).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(http.get(srv.url(&format!("/admin/users/{}", root.id))).send().await.unwrap().text().await.unwrap().contains("You cannot deactivate your own account."));
+    assert!(users::Entity::find_by_id(root.id).one(&srv.state.db).await.unwrap().unwrap().is_active);
     srv.stop().await;
 }
 
