@@ -59,7 +59,7 @@ pub async fn rows(ctx: &Ctx, models: &[audit_logs::Model]) -> Result<Vec<AuditRo
                 None => ("\u{2014}".into(), None),
             };
             let (resource, resource_title, resource_href) = match (m.resource_type.as_deref(), &m.resource_id) {
-                (Some("user"), Some(id)) if names.contains_key(id) => (format!("user {}", names[id]), id.clone(), link.then(|| format!("/admin/users/{id}"))),
+                (Some("user"), Some(id)) if let Some(name) = names.get(id) => (format!("user {name}"), id.clone(), link.then(|| format!("/admin/users/{id}"))),
                 (t, id) => {
                     let (r, title) = short_resource(t, id.as_deref());
                     (r, title, None)

@@ -224,10 +224,10 @@ pub async fn list(ctx: Ctx) -> Result<HttpResponse, Failure> {
                 kind: kind_badge(m.is_public),
                 status: status_badge(m.is_active),
                 grants: fmt::strings(&m.grant_types),
-                redirects: match uris.len() {
-                    0 => "\u{2014}".into(),
-                    1 => uris[0].clone(),
-                    n => format!("{} (+{} more)", uris[0], n - 1),
+                redirects: match uris.as_slice() {
+                    [] => "\u{2014}".into(),
+                    [one] => one.clone(),
+                    [first, rest @ ..] => format!("{first} (+{} more)", rest.len()),
                 },
                 created: m.created_at.format("%Y-%m-%d").to_string(),
             }

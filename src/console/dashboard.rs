@@ -81,8 +81,13 @@ pub async fn show(ctx: Ctx) -> Result<HttpResponse, Failure> {
         None
     };
     let mut shortcuts = Vec::new();
-    for (perm, label, href) in [("users:create", "Create a user", "/admin/users/new"), ("clients:create", "Register a client", "/admin/clients/new"), ("system:keys", "Signing keys", "/admin/system")] {
-        if ctx.can(perm) {
+    let targets = [
+        ("menu:users", "users:create", "Create a user", "/admin/users/new"),
+        ("menu:clients", "clients:create", "Register a client", "/admin/clients/new"),
+        ("menu:system", "system:keys", "Signing keys", "/admin/system"),
+    ];
+    for (menu, perm, label, href) in targets {
+        if ctx.can(menu) && ctx.can(perm) {
             shortcuts.push((label, href));
         }
     }
