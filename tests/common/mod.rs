@@ -4,10 +4,10 @@
 
 #![allow(dead_code)]
 
-pub mod admin;
 pub mod browser;
 pub mod flow;
 pub mod tokens;
+pub mod admin;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
