@@ -12,3 +12,5 @@ mod sessions;
 mod users;
 mod tokens;
 mod admin_api;
+mod console;
+mod webdriver;

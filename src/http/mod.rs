@@ -38,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(discovery::openid_configuration)),
             )
             .configure(crate::oauth::configure)
-            .configure(crate::admin::configure),
+            .configure(crate::admin::configure)
+            .configure(crate::console::configure),
     );
 }
