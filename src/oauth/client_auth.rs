@@ -113,20 +113,6 @@ impl AuthenticatedClient {
     }
 }
 
-/// The caller's address and user agent, for audit records. `X-Forwarded-For` is believed only
-/// from a peer listed in `TRUSTED_PROXIES`.
-pub fn origin(state: &AppState, req: &HttpRequest) -> (Option<String>, Option<String>) {
-    let peer = req.peer_addr().map(|a| a.ip());
-    let ip = match peer {
-        Some(p) if state.settings.trusted_proxies.contains(&p) => {
-            req.connection_info().realip_remote_addr().map(str::to_string).or_else(|| Some(p.to_string()))
-        }
-        other => other.map(|p| p.to_string()),
-    };
-    let ua = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
-    (ip, ua)
-}
-
 /// Decodes one `application/x-www-form-urlencoded` component (`+` is a space, `%XX` a byte).
 fn form_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
@@ -166,7 +152,7 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
 
 /// Audits a failed authentication (committed before the answer) and builds the error.
 async fn refuse(state: &AppState, req: &HttpRequest, client_id: Option<&str>, method: AuthMethod, reason: &'static str) -> OAuthError {
-    let (ip, ua) = origin(state, req);
+    let (ip, ua) = crate::http::client_ip::origin(state, req).into();
     let remote_addr = ip.clone().unwrap_or_default();
     let mut ev = AuditEvent::new("CLIENT_AUTH_FAILED", Severity::Warning, state.clock.now())
         .details(json!({ "method": method.as_str(), "reason": reason, "endpoint": req.path() }))

@@ -93,7 +93,7 @@ pub async fn submit(state: web::Data<AppState>, req: HttpRequest, f: web::Form<C
         }
     }
     match state.sessions.send(EndAllForUser(cur.user.id.clone())).await {
-        Ok(Ok(())) => {}
+        Ok(Ok(_)) => {}
         _ => return error_page(&crate::oauth::error::OAuthError::unavailable("the session store is temporarily unavailable")),
     }
     let user = users::User { must_change_password: false, ..cur.user };
