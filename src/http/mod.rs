@@ -3,6 +3,7 @@
 
 pub mod client_ip;
 pub mod cors;
+pub mod form;
 pub mod health;
 pub mod jwks;
 pub mod middleware;

@@ -60,9 +60,7 @@ impl Params {
 /// Reads a form body: `application/x-www-form-urlencoded` only, at most [`MAX_BODY`] bytes.
 /// Wrong type, oversized or unreadable bodies are `invalid_request`, never a panic or a 413.
 pub async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<Params, OAuthError> {
-    let ctype = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mime = ctype.split(';').next().unwrap_or("").trim();
-    if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+    if !crate::http::form::is_urlencoded(req) {
         return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
     }
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());

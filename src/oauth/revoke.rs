@@ -80,6 +80,7 @@ pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, payload: web::
     let token = params.require("token")?;
     let what = revoke_token(&state, &client, token).await?;
     if what != Revoked::Nothing {
+        crate::metrics::TOKENS_REVOKED.inc();
         let (ip, ua) = crate::http::client_ip::origin(&state, &req).into();
         let kind = if what == Revoked::AccessToken { "access_token" } else { "refresh_token" };
         let ev = AuditEvent::new("TOKEN_REVOKED", Severity::Info, state.clock.now())
