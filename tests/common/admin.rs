@@ -1,5 +1,6 @@
 //! Admin API test helpers: users and role assignments written straight to the database, RFC 9068
-//! access tokens minted with the node's own signing key, and a small JSON client.
+//! access tokens minted with the node's own signing key (with the `admin` scope the API requires),
+//! and a small JSON client.
 
 use super::{TestServer, client};
 use chrono::{DateTime, Duration, Utc};
@@ -72,7 +73,7 @@ pub fn claims(srv: &TestServer, user_id: &str) -> Value {
         "sub": user_id,
         "aud": "tessera-admin",
         "client_id": "tessera-test-console",
-        "scope": "openid profile",
+        "scope": "openid profile admin",
         "jti": uuid::Uuid::new_v4().to_string(),
         "iat": t,
         "exp": t + 3600,
