@@ -101,6 +101,10 @@ async fn the_admin_api_needs_a_user_token_with_the_admin_scope() {
         assert!(challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"admin\""), "{what}: {challenge:?}");
     }
 
+    // Clients can ask for it: discovery lists it.
+    let discovery: Value = crate::common::client().get(srv.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    assert!(discovery["scopes_supported"].as_array().unwrap().contains(&json!("admin")), "{discovery}");
+
     // Through the token endpoint: the same user's token works with the admin scope only.
     let user = tessera_entity::users::Entity::find_by_id(root_id.clone()).one(&srv.state.db).await.unwrap().unwrap();
     let console = register(&srv, false, &["authorization_code", "refresh_token", "client_credentials"], &["openid", "profile", "admin"]).await;

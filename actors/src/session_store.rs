@@ -155,25 +155,14 @@ impl SessionStore {
         Ok(())
     }
 
-    /// Deletes a session; returns it if it existed (and this call ended it).
-    pub(crate) async fn delete(&self, id: &str) -> Result<Option<Session>, SessionError> {
-        match self {
-            SessionStore::Database(db) => {
-                let Some(row) = table::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
-                let gone = table::Entity::delete_by_id(id).exec(db).await?.rows_affected;
-                Ok((gone > 0).then(|| from_row(row)))
-            }
-            SessionStore::Redis(conn) => {
-                let mut conn = conn.clone();
-                let (body, gone): (Option<String>, u64) =
-                    redis::pipe().atomic().cmd("GET").arg(session_key(id)).cmd("DEL").arg(session_key(id)).query_async(&mut conn).await?;
-                let session = body.and_then(|b| serde_json::from_str::<Session>(&b).ok()).filter(|_| gone > 0);
-                if let Some(s) = &session {
-                    redis::cmd("SREM").arg(user_key(&s.user_id)).arg(id).query_async::<()>(&mut conn).await?;
-                }
-                Ok(session)
-            }
-        }
+    /// Deletes a session; true if this call removed it. (In Redis the per-user set keeps the id
+    /// until it is next read or expires; members whose key is gone are harmless.)
+    pub(crate) async fn delete(&self, id: &str) -> Result<bool, SessionError> {
+        let gone: u64 = match self {
+            SessionStore::Database(db) => table::Entity::delete_by_id(id).exec(db).await?.rows_affected,
+            SessionStore::Redis(conn) => redis::cmd("DEL").arg(session_key(id)).query_async(&mut conn.clone()).await?,
+        };
+        Ok(gone > 0)
     }
 
     /// Deletes every session of a user; returns how many there were.

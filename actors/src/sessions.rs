@@ -271,7 +271,8 @@ impl Handler<EndById> for SessionActor {
         let (store, cache) = (self.store.clone(), Arc::clone(&self.cache));
         Box::pin(async move {
             with_cache(&cache, |c| c.remove(&id));
-            store.delete(&id).await
+            let Some(session) = store.load(&id).await? else { return Ok(None) };
+            Ok(store.delete(&id).await?.then_some(session))
         })
     }
 }
