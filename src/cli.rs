@@ -1,4 +1,4 @@
-//! The command line: `tessera serve | migrate | config check | keys …`. Every verb has `--help`.
+//! The command line: `tessera serve | migrate | config check | keys … | cluster …`. Every verb has `--help`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -31,6 +31,11 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         action: KeysAction,
+    },
+    /// Raft cluster membership, through the local node's cluster listener.
+    Cluster {
+        #[command(subcommand)]
+        action: crate::cluster_cli::ClusterAction,
     },
     /// OAuth clients.
     Client {

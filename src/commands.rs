@@ -38,6 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys { action } => return keys(settings, action).await,
         Command::User { action } => return crate::users::cli::run(&settings, action).await,
         Command::Client { action } => return client(&settings, action).await,
+        Command::Cluster { action } => return crate::cluster_cli::run(&settings, action).await,
     }
     Ok(ExitCode::SUCCESS)
 }

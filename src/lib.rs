@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod clients;
+pub mod cluster_cli;
 pub mod commands;
 pub mod control;
 pub mod datadir;

@@ -38,7 +38,22 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
         db::migrate_up(&db).await?;
     }
 
-    let cluster = Cluster::start(ClusterConfig { node_id, data_dir: settings.data_dir.join("raft") }).await?;
+    let cluster = Cluster::start(ClusterConfig {
+        node_id,
+        data_dir: settings.data_dir.join("raft"),
+        bind: settings.cluster_bind,
+        advertise: None,
+        secret: settings.cluster_secret.as_ref().map(|s| s.expose().clone()),
+        join: settings.cluster_join.clone(),
+    })
+    .await?;
+    // A node joining an existing cluster receives its keys by replication: it waits until it is
+    // a voting member (retrying until the peer answers) and never generates initial keys.
+    let joining = cluster.is_joining();
+    if joining {
+        tracing::info!(peer = settings.cluster_join.as_deref().unwrap_or(""), "joining the cluster");
+        cluster.wait_joined().await?;
+    }
     let ring = KeyRing::new(kek, cluster.clone());
     ring.spawn_watcher();
     let mut algorithms = vec!["RS256".to_string(), "ES256".to_string()];
@@ -46,7 +61,9 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
     if !algorithms.contains(&configured) {
         algorithms.push(configured);
     }
-    ensure_initial_keys(&ring, kek, &algorithms, clock.unix()).await?;
+    if !joining {
+        ensure_initial_keys(&ring, kek, &algorithms, clock.unix()).await?;
+    }
     let policy = KeyPolicy {
         algorithms,
         jwks_max_age: settings.jwks_max_age,

@@ -3,6 +3,7 @@
 mod common;
 
 mod authorize_flow;
+mod cluster;
 mod foundation;
 mod keys_at_rest;
 mod oidc_rp;
