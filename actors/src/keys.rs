@@ -105,7 +105,7 @@ pub fn next_step(keys: &[KeyRecord], policy: &KeyPolicy, now: i64) -> Option<Ste
         }
         let superseded_at = cur.activated_at.unwrap_or(cur.created_at);
         // +1 s: a token signed in the same second as the switch must expire before its key goes.
-        if now >= superseded_at + lifetime + 1 {
+        if now > superseded_at + lifetime {
             return Some(Step::Command(Command::RetireKey { kid: k.kid.clone(), at: now }));
         }
     }

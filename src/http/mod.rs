@@ -1,7 +1,9 @@
 //! The HTTP layer: routes, middleware, and the mapping of every error to a protocol-shaped body.
 //! Only `src` knows HTTP; handlers are thin and call plain functions.
 
+pub mod client_ip;
 pub mod cors;
+pub mod form;
 pub mod health;
 pub mod jwks;
 pub mod middleware;

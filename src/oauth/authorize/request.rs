@@ -76,6 +76,11 @@ pub fn is_local_return_to(s: &str) -> bool {
         && !s.chars().any(|c| c.is_control() || c.is_whitespace() || c == '#' || c == '\\')
 }
 
+/// A form's or query's `return_to` if it is local ([`is_local_return_to`]), else `""`.
+pub fn local_return_to(return_to: Option<&str>) -> &str {
+    return_to.filter(|r| is_local_return_to(r)).unwrap_or("")
+}
+
 /// The request to resume right after a successful login: a `prompt=login` has now been honoured
 /// (and `max_age=0` with it), so they are dropped and the fresh session is not sent back to login.
 pub fn resume_after_login(return_to: &str) -> Option<String> {
