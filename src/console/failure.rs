@@ -70,6 +70,10 @@ impl From<crate::gdpr::GdprError> for Failure {
             crate::gdpr::GdprError::NotFound => Failure::NotFound("user"),
             crate::gdpr::GdprError::Db(e) => e.into(),
             crate::gdpr::GdprError::Cluster(e) => e.into(),
+            crate::gdpr::GdprError::Sessions(e) => {
+                tracing::error!(error = %e, "session store error in the console");
+                Failure::Unavailable("The session store is unavailable.".into())
+            }
         }
     }
 }

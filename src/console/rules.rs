@@ -101,7 +101,7 @@ pub async fn ensure_not_last_super_admin<C: ConnectionTrait>(db: &C, user_id: &s
 /// revokes their unexpired access tokens in the cluster. Returns the counts for the audit trail.
 pub async fn end_access(state: &AppState, user_id: &str, now: DateTime<Utc>, access: bool) -> Result<Value, Failure> {
     match state.sessions.send(EndAllForUser(user_id.to_string())).await {
-        Ok(Ok(())) => {}
+        Ok(Ok(_)) => {}
         Ok(Err(e)) => {
             tracing::error!(error = %e, "sessions could not be ended");
             return Err(Failure::Unavailable("The session store is unavailable.".into()));
