@@ -165,3 +165,14 @@ impl From<crate::gdpr::GdprError> for ApiError {
         }
     }
 }
+
+impl From<crate::rbac::rules::Refusal> for ApiError {
+    fn from(r: crate::rbac::rules::Refusal) -> Self {
+        use crate::rbac::rules::Refusal;
+        match r {
+            Refusal::Db(e) => e.into(),
+            Refusal::LastSuperAdmin => ApiError::Conflict(r.message().unwrap_or_default()),
+            Refusal::NotHeld(_) => ApiError::NotAllowed(r.message().unwrap_or_default()),
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! the last active super administrator cannot be deactivated, erased or demoted; deactivation and
 //! password resets end the user's sessions and refresh tokens (and deactivation their access tokens).
 
+use crate::rbac::rules::{self, live};
 use super::ctx::{Ctx, created, no_content, ok};
 use super::error::{ApiError, unique_or_db};
 use super::roles::{self as roles_api, REF, SUPER_ADMIN};
@@ -19,7 +20,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, Connec
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tessera_actors::audit::Severity;
-use tessera_entity::{access_tokens, refresh_tokens, roles, user_roles, users};
+use tessera_entity::{roles, user_roles, users};
 
 const USERNAME: Text = Text::chars(3, 64, crate::users::username_char, "letters, digits, ., _, @ and -");
 /// Any text: the password rules are `crate::users::password::check_policy`'s, applied by [`password_field`].
@@ -44,10 +45,6 @@ async fn hash_password(password: String) -> Result<String, ApiError> {
         tracing::error!(error = %e, "password hashing failed");
         ApiError::Internal
     })
-}
-
-fn live(now: DateTime<Utc>) -> Condition {
-    Condition::any().add(user_roles::Column::ExpiresAt.is_null()).add(user_roles::Column::ExpiresAt.gt(now))
 }
 
 pub(super) async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<users::Model, ApiError> {
@@ -80,40 +77,12 @@ async fn view(ctx: &Ctx, u: &users::Model) -> Result<Value, ApiError> {
     Ok(views::user(u, roles.get(&u.id).map(Vec::as_slice).unwrap_or_default()))
 }
 
-/// Refuses when `user_id` is the only active user holding `super_admin`.
 async fn ensure_not_last_super_admin<C: ConnectionTrait>(db: &C, user_id: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
-    let Some(sa) = roles::Entity::find().filter(roles::Column::Name.eq(SUPER_ADMIN)).one(db).await? else { return Ok(()) };
-    let holds = user_roles::Entity::find().filter(user_roles::Column::RoleId.eq(&sa.id)).filter(user_roles::Column::UserId.eq(user_id)).filter(live(now)).count(db).await? > 0;
-    if !holds {
-        return Ok(());
-    }
-    let others = user_roles::Entity::find()
-        .filter(user_roles::Column::RoleId.eq(&sa.id))
-        .filter(user_roles::Column::UserId.ne(user_id))
-        .filter(live(now))
-        .inner_join(users::Entity)
-        .filter(users::Column::IsActive.eq(true))
-        .count(db)
-        .await?;
-    if others == 0 {
-        return Err(ApiError::Conflict("this is the last active super administrator; appoint another first".into()));
-    }
-    Ok(())
+    Ok(rules::ensure_not_last_super_admin(db, user_id, now).await?)
 }
 
-/// Ends the user's sessions and refresh tokens; with `access`, also revokes their access tokens.
 async fn end_access(state: &AppState, user_id: &str, now: DateTime<Utc>, access: bool) -> Result<Value, ApiError> {
-    let sessions = super::sessions::end_all(state, user_id).await?;
-    let refresh = refresh_tokens::Entity::update_many()
-        .col_expr(refresh_tokens::Column::Revoked, Expr::value(true))
-        .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
-        .filter(refresh_tokens::Column::UserId.eq(user_id))
-        .filter(refresh_tokens::Column::Revoked.eq(false))
-        .exec(&state.db)
-        .await?
-        .rows_affected;
-    let access = if access { crate::gdpr::revoke_access_tokens(state, Condition::all().add(access_tokens::Column::UserId.eq(user_id)), now).await? } else { 0 };
-    Ok(json!({ "sessions_ended": sessions, "refresh_tokens_revoked": refresh, "access_tokens_revoked": access }))
+    Ok(rules::end_access(state, user_id, now, access).await?)
 }
 
 pub async fn list(ctx: Ctx) -> Result<HttpResponse, ApiError> {
