@@ -4,7 +4,7 @@
 //! committed, and writes one `tessera::auth` warning with `error="invalid_credentials"` and
 //! `remote_addr` that fail2ban can match. The password is never logged. On success the old session
 //! (if any) is ended, a new one starts, and the browser goes back to `return_to` — only ever a local
-//! path into the authorization endpoint.
+//! path into the authorization endpoint or the admin console.
 
 use super::templates::LoginPage;
 use super::{CHANGE_PASSWORD_PAGE, Origin, csrf_failure, error_page, html, origin, redirect_with, render, session};
