@@ -12,3 +12,4 @@ mod sessions;
 mod users;
 mod tokens;
 mod admin_api;
+mod cluster_haproxy;
