@@ -76,7 +76,7 @@ impl KeyHistory {
 /// Why a token failed local verification.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Failure {
-    UnknownKid,
+    UnknownKid(String),
     BadToken(String),
 }
 
@@ -126,7 +126,7 @@ impl RelyingParty {
         let header = jsonwebtoken::decode_header(token).map_err(|e| Failure::BadToken(e.to_string()))?;
         let kid = header.kid.ok_or(Failure::BadToken("no kid".into()))?;
         let Some((_, _, keys)) = &self.cache else { return Err(Failure::BadToken("no jwks".into())) };
-        let key = keys.get(&kid).ok_or(Failure::UnknownKid)?;
+        let key = keys.get(&kid).ok_or_else(|| Failure::UnknownKid(kid.clone()))?;
         let mut v = Validation::new(header.alg);
         v.set_issuer(&[self.issuer.as_str()]);
         v.validate_aud = false;
