@@ -59,6 +59,26 @@ async fn code_flow_steps_are_served_by_different_nodes() {
     let nodes: BTreeSet<&str> = hops.iter().map(|h| h.2.as_str()).collect();
     let want: BTreeSet<String> = c.nodes.iter().map(|n| format!("node-{}", n.id)).collect();
     assert_eq!(nodes, want.iter().map(String::as_str).collect(), "all three nodes take part");
+
+    // The login was recorded with the browser's address from HAProxy's X-Forwarded-For (the
+    // nodes trust 127.0.0.1), not HAProxy's own and not the one the browser made up.
+    let db = sea_orm::Database::connect(&c.db_url).await.expect("shared database");
+    let start = Instant::now();
+    let ip = loop {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let row = tessera_entity::audit_logs::Entity::find()
+            .filter(tessera_entity::audit_logs::Column::Action.eq("USER_LOGIN_SUCCESS"))
+            .one(&db)
+            .await
+            .expect("audit query");
+        if let Some(r) = row {
+            break r.ip_address;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "no login audit row");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!("[cluster] login recorded from {ip:?} (browser {}, spoofed X-Forwarded-For {})", oauth::BROWSER_IP, oauth::SPOOFED_IP);
+    assert_eq!(ip.as_deref(), Some(oauth::BROWSER_IP));
 }
 
 #[actix_web::test]
@@ -298,7 +318,7 @@ async fn leader_sigkill_under_load_then_restart_and_late_join() {
     );
     let mut kinds: BTreeMap<String, u32> = BTreeMap::new();
     for o in &failed {
-        *kinds.entry(format!("{}: {}", o.what, o.error.as_deref().unwrap_or_default().chars().take(60).collect::<String>())).or_default() += 1;
+        *kinds.entry(format!("{}: {}", o.what, o.error.as_deref().unwrap_or_default().chars().take(200).collect::<String>())).or_default() += 1;
     }
     for (k, n) in &kinds {
         eprintln!("[cluster]   {n} × {k}");

@@ -47,6 +47,26 @@ pub fn http() -> reqwest::Client {
         .expect("client")
 }
 
+/// Where the browser connects from (another loopback address than HAProxy's own), so the
+/// address the nodes record proves they took it from HAProxy's `X-Forwarded-For`.
+pub const BROWSER_IP: &str = "127.0.0.2";
+/// What the browser claims in its own `X-Forwarded-For`; HAProxy must drop it.
+pub const SPOOFED_IP: &str = "203.0.113.9";
+
+/// The browser: cookies, no redirects, a spoofed `X-Forwarded-For`, connecting from [`BROWSER_IP`].
+fn browser() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", reqwest::header::HeaderValue::from_static(SPOOFED_IP));
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .default_headers(headers)
+        .local_address(BROWSER_IP.parse::<std::net::IpAddr>().ok())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("browser")
+}
+
 /// The node that answered (`X-Tessera-Node`).
 pub fn node_of(res: &reqwest::Response) -> String {
     res.headers().get("x-tessera-node").and_then(|v| v.to_str().ok()).unwrap_or("?").to_string()
@@ -71,7 +91,7 @@ pub type Hops = Vec<(&'static str, &'static str, String)>;
 /// authorize → login page → login → (RP refreshes discovery) → authorize again → consent page →
 /// approve → token → userinfo → refresh. Returns the tokens after the refresh and every hop.
 pub async fn code_flow(c: &TestCluster, rp: &Creds, username: &str) -> (Tokens, Hops) {
-    let browser = http();
+    let browser = browser();
     let mut hops: Hops = Vec::new();
     let p = pkce();
     let state = tessera_actors::crypto::random_token(8);

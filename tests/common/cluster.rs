@@ -208,6 +208,9 @@ impl TestCluster {
     /// Starts `n` nodes (the first initialises the raft group, the others join it), waits until
     /// each is ready, then starts HAProxy over all of them and waits until its health checks pass.
     /// `tweak` may add or change shared settings (e.g. `KEY_ROTATION_INTERVAL`).
+    // The serial guard is held on purpose for the cluster's whole life (each test has its own
+    // thread and runtime; another cluster test waits for this one to finish).
+    #[allow(clippy::await_holding_lock)]
     pub async fn start(n: usize, tweak: impl FnOnce(&mut BTreeMap<String, String>)) -> TestCluster {
         let guard = serial();
         let out = Command::new("haproxy").arg("-v").output();
