@@ -323,7 +323,7 @@ async fn leader_sigkill_under_load_then_restart_and_late_join() {
     for (k, n) in &kinds {
         eprintln!("[cluster]   {n} × {k}");
     }
-    assert!(window < Duration::from_secs(10), "errors went on for {window:?} after the kill");
+    assert!(window < Duration::from_secs(12), "errors went on for {window:?} after the kill");
     assert!(after.iter().filter(|o| o.at - t_kill > window).count() > 20, "the load succeeded after the error window");
 
     // Every revocation confirmed before the kill is refused by every live node.

@@ -324,6 +324,9 @@ impl TestCluster {
         let mut in_resolvers = false;
         for line in deploy.lines() {
             let t = line.trim();
+            if t.starts_with('#') && (t.contains("Docker's embedded DNS") || t.contains("replace the server-template")) {
+                continue;
+            }
             if t.starts_with("resolvers ") {
                 in_resolvers = true;
                 continue;
@@ -364,8 +367,10 @@ impl TestCluster {
         let check = Command::new("haproxy").arg("-c").arg("-f").arg(&cfg).output().expect("haproxy -c");
         assert!(check.status.success(), "haproxy -c: {}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
         let log = std::fs::File::create(hd.join("haproxy.log")).expect("haproxy.log");
-        // -db: stay in the foreground (and in our process group), so the guard can always kill it.
-        let child = Command::new("haproxy").arg("-db").arg("-f").arg(&cfg).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).spawn().expect("spawn haproxy");
+        // Master-worker (-W, which writes the pidfile) in the foreground (-db): both processes
+        // stay in our process group, so the guard (or nextest) can always stop them.
+        let child = Command::new("haproxy").arg("-W").arg("-db").arg("-f").arg(&cfg).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).spawn().expect("spawn haproxy");
+        let pid = child.id();
         self.haproxy = Some(child);
         let start = Instant::now();
         let names: Vec<String> = self.nodes.iter().filter(|n| n.is_running()).map(|n| n.name.clone()).collect();
@@ -373,6 +378,8 @@ impl TestCluster {
             names.iter().all(|name| servers.iter().any(|s| &s.name == name && s.status == "UP" && s.check_status == "L7OK"))
         })
         .await;
+        let pidfile = std::fs::read_to_string(hd.join("haproxy.pid")).unwrap_or_default();
+        assert_eq!(pidfile.trim(), pid.to_string(), "haproxy wrote its pidfile");
         eprintln!("[cluster] haproxy on :{} with every health check passing after {:?}", self.lb_port, start.elapsed());
     }
 
@@ -413,6 +420,12 @@ impl TestCluster {
 impl Drop for TestCluster {
     fn drop(&mut self) {
         if let Some(mut h) = self.haproxy.take() {
+            // SIGTERM: the master stops its worker and exits at once.
+            let _ = Command::new("kill").args(["-TERM", &h.id().to_string()]).status();
+            let start = Instant::now();
+            while h.try_wait().ok().flatten().is_none() && start.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             let _ = h.kill();
             let _ = h.wait();
         }
