@@ -136,6 +136,32 @@ async fn revocation_through_one_node_is_refused_by_the_others() {
     eprintln!("[cluster] revocation propagation: {} samples, max {:.1} ms", times.len(), max.as_secs_f64() * 1000.0);
 }
 
+/// What one relying party saw.
+#[derive(Default)]
+struct Tally {
+    issued: u32,
+    issue_errors: u32,
+    /// Verification failures by kind.
+    failures: BTreeMap<String, u32>,
+    /// Verified tokens by signing kid.
+    per_kid: BTreeMap<String, u32>,
+    fetches: u32,
+}
+
+impl Tally {
+    fn add(&mut self, t: Tally) {
+        self.issued += t.issued;
+        self.issue_errors += t.issue_errors;
+        self.fetches += t.fetches;
+        for (k, n) in t.failures {
+            *self.failures.entry(k).or_default() += n;
+        }
+        for (k, n) in t.per_kid {
+            *self.per_kid.entry(k).or_default() += n;
+        }
+    }
+}
+
 #[actix_web::test]
 async fn rotation_under_load_has_zero_verification_failures() {
     let c = TestCluster::start(3, |e| {
@@ -146,32 +172,30 @@ async fn rotation_under_load_has_zero_verification_failures() {
     .await;
     let w = worker_client(&c, "rotation rp").await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // (issued, issue errors, failures, tokens per kid, JWKS fetches)
-    type Tally = (u32, u32, Vec<String>, BTreeMap<String, u32>, u32);
     let mut rps = Vec::new();
     for _ in 0..4 {
         let (stop, w, base, issuer) = (stop.clone(), w.clone(), c.lb(""), c.issuer());
         rps.push(actix_web::rt::spawn(async move {
             let http = plain_http();
             let mut rp = RelyingParty::new(format!("{base}/.well-known/jwks.json"), issuer);
-            let mut t: Tally = (0, 0, Vec::new(), BTreeMap::new(), 0);
+            let mut t = Tally::default();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 match client_token(&http, &base, &w).await {
                     Ok(token) => {
-                        t.0 += 1;
+                        t.issued += 1;
                         match rp.verify(&token).await {
-                            Ok(kid) => *t.3.entry(kid).or_default() += 1,
-                            Err(f) => t.2.push(format!("{f:?}")),
+                            Ok(kid) => *t.per_kid.entry(kid).or_default() += 1,
+                            Err(f) => *t.failures.entry(format!("{f:?}")).or_default() += 1,
                         }
                     }
                     Err(e) => {
-                        t.1 += 1;
+                        t.issue_errors += 1;
                         eprintln!("[cluster] token request failed: {e}");
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            t.4 = rp.fetches;
+            t.fetches = rp.fetches;
             t
         }));
     }
@@ -194,41 +218,29 @@ async fn rotation_under_load_has_zero_verification_failures() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut total: Tally = (0, 0, Vec::new(), BTreeMap::new(), 0);
+    let mut total = Tally::default();
     for h in rps {
-        let t = h.await.expect("relying party");
-        total.0 += t.0;
-        total.1 += t.1;
-        total.2.extend(t.2);
-        for (kid, n) in t.3 {
-            *total.3.entry(kid).or_default() += n;
-        }
-        total.4 += t.4;
+        total.add(h.await.expect("relying party"));
     }
     eprintln!(
         "[cluster] {:.1} s of load: {} tokens issued, {} issue errors, {} verification failures, {} JWKS fetches by 4 relying parties",
         start.elapsed().as_secs_f64(),
-        total.0,
-        total.1,
-        total.2.len(),
-        total.4
+        total.issued,
+        total.issue_errors,
+        total.failures.values().sum::<u32>(),
+        total.fetches
     );
-    eprintln!("[cluster] tokens per signing kid: {:?}", total.3);
+    eprintln!("[cluster] tokens per signing kid: {:?}", total.per_kid);
     for n in &c.nodes {
         eprintln!("[cluster] {}: full passes published→active→retired: {:?}", n.name, history.full_passes(&n.name));
     }
     history.assert_never_backwards();
-    let mut failures: BTreeMap<&str, u32> = BTreeMap::new();
-    for f in &total.2 {
-        *failures.entry(f.as_str()).or_default() += 1;
-    }
-    assert!(failures.is_empty(), "verification failures: {failures:?}");
-    assert_eq!(total.1, 0, "token requests failed");
-    assert!(total.0 > 100, "too little load: {} tokens", total.0);
-    assert!(total.3.len() >= 2, "tokens were signed by more than one key during the run: {:?}", total.3);
+    assert!(total.failures.is_empty(), "verification failures: {:?}", total.failures);
+    assert_eq!(total.issue_errors, 0, "token requests failed");
+    assert!(total.issued > 100, "too little load: {} tokens", total.issued);
+    assert!(total.per_kid.len() >= 2, "tokens were signed by more than one key during the run: {:?}", total.per_kid);
 }
-
-/// The newest key states any running node reports.
+/// Key states as node `idx` reports them (empty when it does not answer).
 async fn states_of(http: &reqwest::Client, c: &TestCluster, idx: usize) -> BTreeMap<String, String> {
     key_states(http, &c.nodes[idx].metrics_url()).await.unwrap_or_default()
 }
@@ -289,10 +301,13 @@ async fn leader_sigkill_under_load_then_restart_and_late_join() {
     let status = c.nodes[survivors[0]].status().await.expect("cluster status");
     assert_eq!(status["leader"].as_u64(), Some(new_leader), "`tessera cluster status` agrees: {status}");
 
-    // Rotation continues under the new leader: a key that did not exist at the kill activates.
+    // Rotation continues under the new leader: a key that did not exist at the kill activates,
+    // on every survivor.
     let new_kid = loop {
         let states = states_of(&http, &c, survivors[0]).await;
-        if let Some((kid, _)) = states.iter().find(|(k, s)| *s == "active" && !kids_before.contains(*k)) {
+        let other = states_of(&http, &c, survivors[1]).await;
+        let fresh = states.iter().find(|(k, s)| *s == "active" && !kids_before.contains(*k) && other.get(*k) == Some(*s));
+        if let Some((kid, _)) = fresh {
             break kid.clone();
         }
         assert!(t_kill.elapsed() < Duration::from_secs(30), "no new key activated 30 s after the kill: {states:?}");
