@@ -6,7 +6,6 @@
 use crate::{datadir, db, http, state::AppState};
 use actix::Actor;
 use actix_web::{App, HttpServer, web};
-use hmac::{Hmac, Mac};
 use std::net::TcpListener;
 use std::sync::Arc;
 use tessera_actors::audit::{AuditActor, Flush};
@@ -73,9 +72,7 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
     };
     let keys = KeyActor::new(Arc::clone(&ring), kek, Arc::clone(&clock), policy).start();
 
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&kek).map_err(|e| anyhow::anyhow!("{e}"))?;
-    mac.update(b"tessera client-secret pepper v1");
-    let pepper: [u8; 32] = mac.finalize().into_bytes().into();
+    let pepper = crate::clients::derive_pepper(&kek);
 
     let codes = CodeActor::new(db.clone(), Arc::clone(&clock), settings.authorization_code_ttl).start();
     let audit = AuditActor::new(db.clone()).start();

@@ -12,4 +12,6 @@ mod sessions;
 mod users;
 mod tokens;
 mod admin_api;
+mod console;
+mod webdriver;
 mod cluster_haproxy;

@@ -127,10 +127,10 @@ impl KeyRing {
         }
         st.jwks = Arc::new(serde_json::json!({ "keys": jwks }).to_string());
         let new = Arc::new(st);
-        if let Ok(mut w) = self.state.write() {
-            if w.applied <= new.applied {
-                *w = new;
-            }
+        if let Ok(mut w) = self.state.write()
+            && w.applied <= new.applied
+        {
+            *w = new;
         }
     }
 

@@ -80,7 +80,8 @@ pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, payload: web::
     let token = params.require("token")?;
     let what = revoke_token(&state, &client, token).await?;
     if what != Revoked::Nothing {
-        let (ip, ua) = client_auth::origin(&state, &req);
+        crate::metrics::TOKENS_REVOKED.inc();
+        let (ip, ua) = crate::http::client_ip::origin(&state, &req).into();
         let kind = if what == Revoked::AccessToken { "access_token" } else { "refresh_token" };
         let ev = AuditEvent::new("TOKEN_REVOKED", Severity::Info, state.clock.now())
             .client(client.client.client_id.clone())

@@ -193,8 +193,9 @@ pub async fn token(state: web::Data<AppState>, req: HttpRequest, payload: web::P
     if !client.client.allows_grant(name) {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, format!("this client may not use the {name} grant")));
     }
-    let origin = client_auth::origin(&state, &req);
+    let origin: Origin = crate::http::client_ip::origin(&state, &req).into();
     let issued = run(&state, &client, grant, &origin).await?;
+    crate::metrics::token_issued(name);
     let mut ev = AuditEvent::new("TOKEN_ISSUED", Severity::Info, state.clock.now())
         .client(client.client.client_id.clone())
         .details(json!({ "grant_type": name, "scope": issued.response.scope, "refresh_token": issued.response.refresh_token.is_some() }))
