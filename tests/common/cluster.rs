@@ -200,6 +200,8 @@ pub struct TestCluster {
     pub shared: BTreeMap<String, String>,
     pub nodes: Vec<ClusterNode>,
     pub lb_port: u16,
+    /// Holds the load balancer's port until HAProxy starts, so nothing else takes it meanwhile.
+    lb_hold: Option<std::net::TcpListener>,
     haproxy: Option<Child>,
     _serial: MutexGuard<'static, ()>,
 }
@@ -217,7 +219,8 @@ impl TestCluster {
         assert!(out.is_ok_and(|o| o.status.success()), "haproxy is not installed (apt-get install -y haproxy, or .ci/services.sh start)");
         let dir = tempfile::tempdir().expect("tempdir");
         let db_url = fresh_postgres_url().await;
-        let lb_port = free_ports(1)[0];
+        let lb_hold = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let lb_port = lb_hold.local_addr().expect("addr").port();
         let mut shared = BTreeMap::new();
         for (k, v) in [
             ("DATABASE_URL", db_url.clone()),
@@ -232,7 +235,7 @@ impl TestCluster {
             shared.insert(k.to_string(), v);
         }
         tweak(&mut shared);
-        let mut cluster = TestCluster { dir, db_url, shared, nodes: Vec::new(), lb_port, haproxy: None, _serial: guard };
+        let mut cluster = TestCluster { dir, db_url, shared, nodes: Vec::new(), lb_port, lb_hold: Some(lb_hold), haproxy: None, _serial: guard };
         let first = cluster.add_node(None);
         let took = cluster.nodes[first].wait_ready().await;
         eprintln!("[cluster] n1 ready in {took:?}");
@@ -367,6 +370,7 @@ impl TestCluster {
         let check = Command::new("haproxy").arg("-c").arg("-f").arg(&cfg).output().expect("haproxy -c");
         assert!(check.status.success(), "haproxy -c: {}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
         let log = std::fs::File::create(hd.join("haproxy.log")).expect("haproxy.log");
+        drop(self.lb_hold.take());
         // Master-worker (-W, which writes the pidfile) in the foreground (-db): both processes
         // stay in our process group, so the guard (or nextest) can always stop them.
         let child = Command::new("haproxy").arg("-W").arg("-db").arg("-f").arg(&cfg).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).spawn().expect("spawn haproxy");
@@ -374,10 +378,17 @@ impl TestCluster {
         self.haproxy = Some(child);
         let start = Instant::now();
         let names: Vec<String> = self.nodes.iter().filter(|n| n.is_running()).map(|n| n.name.clone()).collect();
-        self.wait_backend(Duration::from_secs(20), |servers| {
-            names.iter().all(|name| servers.iter().any(|s| &s.name == name && s.status == "UP" && s.check_status == "L7OK"))
-        })
-        .await;
+        loop {
+            if let Some(st) = self.haproxy.as_mut().and_then(|h| h.try_wait().ok().flatten()) {
+                panic!("haproxy exited ({st}):\n{}", read(&hd, "haproxy.log"));
+            }
+            let servers = self.backend();
+            if names.iter().all(|name| servers.iter().any(|s| &s.name == name && s.status == "UP" && s.check_status == "L7OK")) {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "haproxy health checks not all passing after 20 s: {servers:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let pidfile = std::fs::read_to_string(hd.join("haproxy.pid")).unwrap_or_default();
         assert_eq!(pidfile.trim(), pid.to_string(), "haproxy wrote its pidfile");
         eprintln!("[cluster] haproxy on :{} with every health check passing after {:?}", self.lb_port, start.elapsed());
@@ -402,19 +413,6 @@ impl TestCluster {
             .map(|f| BackendServer { name: f[sv].to_string(), status: f[st].to_string(), check_status: f[ck].to_string() })
             .collect()
     }
-
-    /// Waits until HAProxy's backend satisfies `ok`; panics after `within`.
-    pub async fn wait_backend(&self, within: Duration, ok: impl Fn(&[BackendServer]) -> bool) -> Duration {
-        let start = Instant::now();
-        loop {
-            let servers = self.backend();
-            if ok(&servers) {
-                return start.elapsed();
-            }
-            assert!(start.elapsed() < within, "haproxy backend not as expected within {within:?}: {servers:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
 }
 
 impl Drop for TestCluster {
@@ -435,11 +433,39 @@ impl Drop for TestCluster {
                 let _ = c.wait();
             }
         }
+        if std::env::var_os("TESSERA_KEEP_CLUSTER").is_some() {
+            eprintln!("[cluster] database kept: {}", self.db_url);
+        } else {
+            drop_database(&self.db_url);
+        }
         if std::thread::panicking() || std::env::var_os("TESSERA_KEEP_CLUSTER").is_some() {
             let kept = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir")).keep();
             eprintln!("[cluster] logs kept in {}", kept.display());
         }
     }
+}
+
+/// Drops the cluster's database (its nodes are gone), on a thread of its own: `Drop` may run
+/// inside the test's runtime. Best effort, bounded to 10 s.
+fn drop_database(url: &str) {
+    let (Ok(admin), Some((_, name))) = (std::env::var("TESSERA_TEST_POSTGRES_URL"), url.rsplit_once('/')) else { return };
+    let name = name.to_string();
+    let job = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        rt.block_on(async {
+            use sea_orm::ConnectionTrait;
+            let drop = async {
+                let conn = sea_orm::Database::connect(&admin).await.ok()?;
+                let res = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                conn.close().await.ok();
+                res.ok()
+            };
+            if tokio::time::timeout(Duration::from_secs(10), drop).await.ok().flatten().is_none() {
+                eprintln!("[cluster] could not drop database {name}");
+            }
+        });
+    });
+    let _ = job.join();
 }
 
 /// Reads `path` relative to a node's directory (e.g. `server.log`).
