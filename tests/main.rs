@@ -14,3 +14,4 @@ mod tokens;
 mod admin_api;
 mod console;
 mod webdriver;
+mod cluster_haproxy;
