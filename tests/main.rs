@@ -13,5 +13,6 @@ mod users;
 mod tokens;
 mod admin_api;
 mod console;
+mod deploy;
 mod webdriver;
 mod cluster_haproxy;
