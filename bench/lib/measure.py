@@ -2,12 +2,13 @@
 """Measurement helpers for bench/run (standard library only).
 
   measure.py load --results F --name N --pid PID [--server S] [--meta k=v ...] [--timeout SEC] -- wrk ...
-      Runs the load command (with a hard timeout) while sampling the server process PID every 100 ms:
+      Runs the load command (with a hard timeout) while sampling the server process PID (and its child
+      processes, summed) every 100 ms:
       CPU (utime+stime from /proc/PID/stat, in % of one core), peak VmRSS during the run and VmHWM after.
       Parses wrk's output (req/s, latency percentiles from --latency, non-2xx, socket errors, and the
       `BENCH k=v` line a Lua done() prints) and appends one JSON record to F.
-  measure.py ready --url U --since-ns T [--timeout SEC]
-      Polls U every 5 ms until it answers 200; prints the milliseconds since T (a `date +%s%N` stamp).
+  measure.py ready --url U --since-ns T [--pid PID] [--timeout SEC]
+      Polls U every 5 ms until it answers 200 (failing early if PID exits); prints the milliseconds since T (a `date +%s%N` stamp).
   measure.py rss --pid PID
       Prints VmRSS and VmHWM of PID in MiB as JSON.
   measure.py record --results F --name N [--meta k=v ...]
@@ -33,6 +34,41 @@ def cpu_ticks(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     # after the ")": state is field 3, so utime (14) and stime (15) are at 11 and 12
     return int(fields[11]) + int(fields[12])
+
+
+def tree(pid):
+    """pid and its descendants (node-oidc-provider in cluster mode is a primary and its workers)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def tree_ticks(pid):
+    total = 0
+    for p in tree(pid):
+        try:
+            total += cpu_ticks(p)
+        except OSError:
+            pass
+    return total
+
+
+def tree_kib(pid, key):
+    total = 0
+    for p in tree(pid):
+        try:
+            total += status_kib(p, key)
+        except OSError:
+            pass
+    return total
 
 
 def status_kib(pid, key):
@@ -98,12 +134,12 @@ def cmd_load(a):
     def sampler():
         while not samples["stop"]:
             try:
-                samples["rss_peak"] = max(samples["rss_peak"], status_kib(pid, "VmRSS"))
+                samples["rss_peak"] = max(samples["rss_peak"], tree_kib(pid, "VmRSS"))
             except OSError:
                 return
             time.sleep(0.1)
 
-    t0, c0 = time.monotonic(), cpu_ticks(pid)
+    t0, c0 = time.monotonic(), tree_ticks(pid)
     th = threading.Thread(target=sampler, daemon=True)
     th.start()
     try:
@@ -114,8 +150,8 @@ def cmd_load(a):
         err, rc = f"timed out after {a.timeout}s", 124
     elapsed = time.monotonic() - t0
     try:
-        c1 = cpu_ticks(pid)
-        hwm = status_kib(pid, "VmHWM")
+        c1 = tree_ticks(pid)
+        hwm = tree_kib(pid, "VmHWM")
     except OSError:
         c1, hwm = c0, 0
     samples["stop"] = True
@@ -152,6 +188,9 @@ def cmd_load(a):
 def cmd_ready(a):
     deadline = time.monotonic() + a.timeout
     while time.monotonic() < deadline:
+        if a.pid and not os.path.exists(f"/proc/{a.pid}"):
+            print(f"process {a.pid} exited before {a.url} answered", file=sys.stderr)
+            return 1
         try:
             with urllib.request.urlopen(a.url, timeout=1) as r:
                 if r.status == 200:
@@ -191,6 +230,7 @@ def main():
     p = sub.add_parser("ready")
     p.add_argument("--url", required=True)
     p.add_argument("--since-ns", type=int, required=True)
+    p.add_argument("--pid", type=int, default=0)
     p.add_argument("--timeout", type=float, default=60)
     p = sub.add_parser("rss")
     p.add_argument("--pid", type=int, required=True)

@@ -1,6 +1,10 @@
 // node-oidc-provider configured for the same scenarios as Tessera's bench (bench/run starts it).
 //
-//   PORT=4010 ALG=RS256|ES256 CLIENT_ID=bench CLIENT_SECRET=... node server.mjs
+//   PORT=4010 ALG=RS256|ES256 CLIENT_ID=bench CLIENT_SECRET=... [WORKERS=2] node server.mjs
+//
+// One process by default (one event loop, how node-oidc-provider usually runs). WORKERS=N runs N processes
+// with node:cluster sharing the port and the keys; storage stays per process, so only the stateless
+// client_credentials/JWT scenario is valid in that mode.
 //
 // - client_credentials with resource indicators: the default resource `urn:bench:api` gets JWT access tokens
 //   signed with ALG (RFC 9068 `at+jwt`); `resource=urn:bench:opaque` gets an opaque (stored) token.
@@ -14,6 +18,7 @@
 // - storage: an unbounded in-memory Map (the bundled memory adapter is a 1,000-entry LRU, too small for a
 //   load test). That is faster than any real database, which favours node-oidc-provider in the comparison.
 // - the client's metadata has no `scope` (every scope the resource server allows is allowed).
+import cluster from 'node:cluster';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import Provider from 'oidc-provider';
 
@@ -24,6 +29,7 @@ const CLIENT_ID = process.env.CLIENT_ID || 'bench';
 const CLIENT_SECRET = process.env.CLIENT_SECRET || 'bench-secret-bench-secret-bench-secret';
 const API = 'urn:bench:api';
 const OPAQUE = 'urn:bench:opaque';
+const WORKERS = Number(process.env.WORKERS || 1);
 
 // ---- storage: a plain Map with expiry, unbounded --------------------------------------------------------------
 const store = new Map();
@@ -69,68 +75,84 @@ function jwk(type, options, alg) {
   const { privateKey } = generateKeyPairSync(type, options);
   return { ...privateKey.export({ format: 'jwk' }), alg, use: 'sig', kid: `${alg}-${randomBytes(4).toString('hex')}` };
 }
-const keys = [jwk('rsa', { modulusLength: 2048 }, 'RS256'), jwk('ec', { namedCurve: 'P-256' }, 'ES256')];
+const keys = process.env.BENCH_KEYS
+  ? JSON.parse(process.env.BENCH_KEYS)
+  : [jwk('rsa', { modulusLength: 2048 }, 'RS256'), jwk('ec', { namedCurve: 'P-256' }, 'ES256')];
 
-// ---- provider --------------------------------------------------------------------------------------------------
-const provider = new Provider(ISSUER, {
-  adapter: MapAdapter,
-  clients: [{
-    client_id: CLIENT_ID,
-    client_secret: CLIENT_SECRET,
-    grant_types: ['client_credentials', 'refresh_token', 'authorization_code'],
-    response_types: ['code'],
-    redirect_uris: ['http://127.0.0.1:9/cb'],
-    token_endpoint_auth_method: 'client_secret_basic',
-  }],
-  jwks: { keys },
-  cookies: { keys: [randomBytes(32).toString('hex')] },
-  findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
-  scopes: ['openid', 'offline_access', 'api'],
-  rotateRefreshToken: true,
-  features: {
-    devInteractions: { enabled: false },
-    clientCredentials: { enabled: true },
-    introspection: { enabled: true },
-    revocation: { enabled: true },
-    resourceIndicators: {
-      enabled: true,
-      defaultResource: async (_ctx, _client, oneOf) => oneOf || API,
-      useGrantedResource: async () => true,
-      getResourceServerInfo: async (_ctx, resource) => {
-        if (resource === OPAQUE) return { scope: 'api', accessTokenFormat: 'opaque' };
-        if (resource === API) return { scope: 'api', audience: API, accessTokenFormat: 'jwt', jwt: { sign: { alg: ALG } } };
-        throw new Provider.errors.InvalidTarget();
+if (WORKERS > 1 && cluster.isPrimary) {
+  const env = { BENCH_KEYS: JSON.stringify(keys), COOKIE_KEY: randomBytes(32).toString('hex') };
+  for (let i = 0; i < WORKERS; i += 1) cluster.fork(env);
+  const stopAll = () => { for (const w of Object.values(cluster.workers)) w.kill('SIGTERM'); setTimeout(() => process.exit(0), 500); };
+  process.on('SIGTERM', stopAll);
+  process.on('SIGINT', stopAll);
+  console.log(`node-oidc-provider ${ALG}: ${WORKERS} workers on ${ISSUER}`);
+} else {
+  serve();
+}
+
+// ---- one provider process ---------------------------------------------------------------------------------------
+function serve() {
+  // ---- provider --------------------------------------------------------------------------------------------------
+  const provider = new Provider(ISSUER, {
+    adapter: MapAdapter,
+    clients: [{
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+      grant_types: ['client_credentials', 'refresh_token', 'authorization_code'],
+      response_types: ['code'],
+      redirect_uris: ['http://127.0.0.1:9/cb'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    }],
+    jwks: { keys },
+    cookies: { keys: [process.env.COOKIE_KEY || randomBytes(32).toString('hex')] },
+    findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
+    scopes: ['openid', 'offline_access', 'api'],
+    rotateRefreshToken: true,
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: async () => true },
+      revocation: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (_ctx, _client, oneOf) => oneOf || API,
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, resource) => {
+          if (resource === OPAQUE) return { scope: 'api', accessTokenFormat: 'opaque' };
+          if (resource === API) return { scope: 'api', audience: API, accessTokenFormat: 'jwt', jwt: { sign: { alg: ALG } } };
+          throw new Provider.errors.InvalidTarget();
+        },
       },
     },
-  },
-  ttl: { AccessToken: 3600, ClientCredentials: 3600, RefreshToken: 14 * 24 * 3600, Grant: 14 * 24 * 3600 },
-});
-provider.proxy = false;
+    ttl: { AccessToken: 3600, ClientCredentials: 3600, RefreshToken: 14 * 24 * 3600, Grant: 14 * 24 * 3600 },
+  });
+  provider.proxy = false;
 
-// ---- bench-only seeding route ----------------------------------------------------------------------------------
-provider.use(async (ctx, next) => {
-  if (ctx.path !== '/bench/seed-refresh') return next();
-  const n = Math.min(Number(ctx.query.n || 64), 10000);
-  const client = await provider.Client.find(CLIENT_ID);
-  const out = [];
-  for (let i = 0; i < n; i += 1) {
-    const accountId = `bench-user-${i}`;
-    const grant = new provider.Grant({ accountId, clientId: CLIENT_ID });
-    grant.addOIDCScope('offline_access');
-    grant.addResourceScope(API, 'api');
-    const grantId = await grant.save();
-    const rt = new provider.RefreshToken({
-      accountId, client, grantId, gty: 'authorization_code', iiat: now(), authTime: now(),
-      scope: 'offline_access api', resource: API, expiresWithSession: false,
-    });
-    out.push(await rt.save());
-  }
-  ctx.type = 'text/plain';
-  ctx.body = `${out.join('\n')}\n`;
-});
+  // ---- bench-only seeding route ----------------------------------------------------------------------------------
+  provider.use(async (ctx, next) => {
+    if (ctx.path !== '/bench/seed-refresh') return next();
+    const n = Math.min(Number(ctx.query.n || 64), 10000);
+    const client = await provider.Client.find(CLIENT_ID);
+    const out = [];
+    for (let i = 0; i < n; i += 1) {
+      const accountId = `bench-user-${i}`;
+      const grant = new provider.Grant({ accountId, clientId: CLIENT_ID });
+      grant.addOIDCScope('offline_access');
+      grant.addResourceScope(API, 'api');
+      const grantId = await grant.save();
+      const rt = new provider.RefreshToken({
+        accountId, client, grantId, gty: 'authorization_code', iiat: now(), authTime: now(),
+        scope: 'offline_access api', resource: API, expiresWithSession: false,
+      });
+      out.push(await rt.save());
+    }
+    ctx.type = 'text/plain';
+    ctx.body = `${out.join('\n')}\n`;
+  });
 
-provider.on('server_error', (_ctx, err) => console.error('server_error', err));
-const server = provider.listen(PORT, '127.0.0.1', () => console.log(`node-oidc-provider ${ALG} listening on ${ISSUER}`));
-const stop = () => server.close(() => process.exit(0));
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+  provider.on('server_error', (_ctx, err) => console.error('server_error', err));
+  const server = provider.listen(PORT, '127.0.0.1', () => console.log(`node-oidc-provider ${ALG} listening on ${ISSUER}`));
+  const stop = () => server.close(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
