@@ -210,6 +210,10 @@ def build(res, machine, a):
     out.append(f"- memory: {machine.get('mem_gib')} GiB; kernel {machine.get('kernel')}; {machine.get('os')}")
     out.append("- load generator (wrk), server and baselines share these cores: every figure includes wrk's own CPU use.")
     out.append("")
+    failed = [row["name"].split(":", 1)[1] for row in res.rows if row["name"].startswith("failed:")]
+    if failed:
+        out.append(f"> **Steps that failed**: {', '.join(failed)} — see the logs in bench/out/run/.")
+        out.append("")
     out.append("## Goals")
     out.append("")
     out += gtable
@@ -266,6 +270,8 @@ def cmd_report(a):
         f.write(doc)
     # the console gets the goals, ratios and scenarios
     start = doc.index("## Goals")
+    if "Steps that failed" in doc:
+        start = doc.index("> **Steps that failed")
     print(doc[start:])
     print(f"written: {a.out}")
 
