@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs (from Debian packages, when missing) and starts the services the test suite talks to,
+# Installs (from Debian packages, when missing: PostgreSQL, Redis, HAProxy, Chromium + ChromeDriver) and starts
+# the services the test suite talks to,
 # on loopback, with throwaway data directories under $SVC_DIR. Prints the environment to export.
 #   .ci/services.sh start   -> starts PostgreSQL and Redis, writes $SVC_DIR/env
 #   .ci/services.sh stop    -> stops them
@@ -11,6 +12,9 @@ REDIS_PORT=${REDIS_PORT:-56379}
 need_pkgs=()
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 command -v haproxy >/dev/null 2>&1 || need_pkgs+=(haproxy)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 
 install() {

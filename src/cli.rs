@@ -1,4 +1,4 @@
-//! The command line: `tessera serve | migrate | config check | keys …`. Every verb has `--help`.
+//! The command line: `tessera serve | migrate | config check | keys … | cluster …`. Every verb has `--help`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -32,6 +32,40 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Raft cluster membership, through the local node's cluster listener.
+    Cluster {
+        #[command(subcommand)]
+        action: crate::cluster_cli::ClusterAction,
+    },
+    /// OAuth clients.
+    Client {
+        #[command(subcommand)]
+        action: ClientAction,
+    },
+    /// User accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserAction {
+    /// Create a user. The password is read from stdin with --password-stdin, else generated and printed once.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Assign an existing role by name (repeatable).
+        #[arg(long = "role", value_name = "ROLE")]
+        roles: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -63,4 +97,31 @@ pub enum KeysAction {
     },
     /// Publish a new key of each algorithm; it becomes active after the JWKS max-age.
     Rotate,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientAction {
+    /// Register a client; prints its client_id and, for a confidential client, its secret (once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A redirect URI (repeat for several).
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// A post-logout redirect URI (repeat for several).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A public client (native app or SPA): no secret, PKCE only.
+        #[arg(long)]
+        public: bool,
+        /// A grant type (repeat; default: authorization_code refresh_token).
+        #[arg(long = "grant-type", value_name = "GRANT")]
+        grant_types: Vec<String>,
+        /// A scope the client may request (repeat; default: openid profile email offline_access).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Print JSON: {"client_id": ..., "client_secret": ... | null}.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -189,6 +189,14 @@ pub async fn register(db: &DatabaseConnection, pepper: &[u8; 32], new: NewClient
     Ok((Client::from(saved), secret))
 }
 
+/// The client-secret pepper: HMAC-SHA-256 of a fixed label under the key-encryption key (the same
+/// derivation `server::prepare` uses), so the CLI and the server hash secrets alike.
+pub fn derive_pepper(kek: &[u8; 32]) -> [u8; 32] {
+    let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(kek) else { return [0u8; 32] };
+    mac.update(b"tessera client-secret pepper v1");
+    mac.finalize().into_bytes().into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

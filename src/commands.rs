@@ -1,7 +1,7 @@
 //! What each CLI verb does. Verbs that touch keys talk to a running server through the control
 //! socket, or open the data directory themselves when no server holds it.
 
-use crate::cli::{Cli, Command, ConfigAction, KeysAction, MigrateAction};
+use crate::cli::{Cli, ClientAction, Command, ConfigAction, KeysAction, MigrateAction};
 use crate::{control, datadir, db, keys_view, server};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -36,6 +36,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config { .. } => {}
         Command::Migrate { action } => migrate(&settings, action).await?,
         Command::Keys { action } => return keys(settings, action).await,
+        Command::User { action } => return crate::users::cli::run(&settings, action).await,
+        Command::Client { action } => return client(&settings, action).await,
+        Command::Cluster { action } => return crate::cluster_cli::run(&settings, action).await,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -98,4 +101,42 @@ async fn offline_keys(settings: Settings, command: &str) -> anyhow::Result<serde
     };
     node.shutdown().await;
     Ok(reply)
+}
+
+/// `tessera client create`: registers a client straight in the database (no raft store needed).
+async fn client(settings: &Settings, action: ClientAction) -> anyhow::Result<ExitCode> {
+    let ClientAction::Create { name, redirect_uris, post_logout_redirect_uris, public, grant_types, scopes, json } = action;
+    let or_default = |v: Vec<String>, d: &[&str]| if v.is_empty() { d.iter().map(|s| s.to_string()).collect() } else { v };
+    let new = crate::clients::NewClient {
+        name,
+        redirect_uris,
+        post_logout_redirect_uris,
+        public,
+        grant_types: or_default(grant_types, &crate::clients::DEFAULT_GRANTS),
+        scopes: or_default(scopes, &crate::clients::DEFAULT_SCOPES),
+        require_consent: true,
+    };
+    let conn = db::connect(settings).await?;
+    if !settings.skip_db_init {
+        db::migrate_up(&conn).await?;
+    }
+    let pepper = crate::clients::derive_pepper(&datadir::key_encryption_key(settings)?);
+    let (c, secret) = match crate::clients::register(&conn, &pepper, new).await {
+        Ok(r) => r,
+        Err(crate::clients::RegisterError::Invalid { field, message }) => {
+            eprintln!("error: {field}: {message}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if json {
+        println!("{}", serde_json::json!({ "client_id": c.client_id, "client_secret": secret }));
+    } else {
+        println!("client_id: {}", c.client_id);
+        match secret {
+            Some(s) => println!("client_secret: {s}\n(store the secret now: it is shown only once)"),
+            None => println!("public client: no secret; it must use PKCE"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

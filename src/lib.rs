@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod clients;
+pub mod cluster_cli;
 pub mod commands;
 pub mod control;
 pub mod datadir;
@@ -13,3 +14,9 @@ pub mod metrics;
 pub mod server;
 pub mod state;
 pub mod oauth;
+pub mod users;
+pub mod csrf;
+pub mod pages;
+pub mod admin;
+pub mod gdpr;
+pub mod rbac;

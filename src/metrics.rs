@@ -156,6 +156,11 @@ pub fn render(state: &AppState) -> String {
     for ((alg, s), v) in keys {
         let _ = writeln!(out, "tessera_signing_keys{{alg=\"{alg}\",state=\"{s}\"}} {v}");
     }
+    let _ = writeln!(out, "# HELP tessera_signing_key One series per key this node knows, labelled with its state.\n# TYPE tessera_signing_key gauge");
+    for k in state.ring.cluster().keys().iter() {
+        let s = format!("{:?}", k.state).to_lowercase();
+        let _ = writeln!(out, "tessera_signing_key{{kid=\"{}\",alg=\"{}\",state=\"{s}\"}} 1", k.kid, k.alg);
+    }
     out
 }
 

@@ -39,7 +39,22 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
         db::migrate_up(&db).await?;
     }
 
-    let cluster = Cluster::start(ClusterConfig { node_id, data_dir: settings.data_dir.join("raft") }).await?;
+    let cluster = Cluster::start(ClusterConfig {
+        node_id,
+        data_dir: settings.data_dir.join("raft"),
+        bind: settings.cluster_bind,
+        advertise: None,
+        secret: settings.cluster_secret.as_ref().map(|s| s.expose().clone()),
+        join: settings.cluster_join.clone(),
+    })
+    .await?;
+    // A node joining an existing cluster receives its keys by replication: it waits until it is
+    // a voting member (retrying until the peer answers) and never generates initial keys.
+    let joining = cluster.is_joining();
+    if joining {
+        tracing::info!(peer = settings.cluster_join.as_deref().unwrap_or(""), "joining the cluster");
+        cluster.wait_joined().await?;
+    }
     let ring = KeyRing::new(kek, cluster.clone());
     ring.spawn_watcher();
     let mut algorithms = vec!["RS256".to_string(), "ES256".to_string()];
@@ -47,7 +62,9 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
     if !algorithms.contains(&configured) {
         algorithms.push(configured);
     }
-    ensure_initial_keys(&ring, kek, &algorithms, clock.unix()).await?;
+    if !joining {
+        ensure_initial_keys(&ring, kek, &algorithms, clock.unix()).await?;
+    }
     let policy = KeyPolicy {
         algorithms,
         jwks_max_age: settings.jwks_max_age,
@@ -62,7 +79,9 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
 
     let codes = CodeActor::new(db.clone(), Arc::clone(&clock), settings.authorization_code_ttl).start();
     let audit = AuditActor::new(db.clone()).start();
+    let sessions = crate::pages::session::start(&settings, db.clone(), Arc::clone(&clock))?;
     let issuer: Arc<str> = settings.issuer_str().into();
+    let permissions = Arc::new(crate::rbac::PermissionService::new(db.clone(), Arc::clone(&clock), settings.redis_url.as_ref().map(|u| u.expose().as_str())));
     let state = AppState {
         settings: Arc::new(settings),
         db,
@@ -70,10 +89,12 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
         keys,
         codes,
         audit,
+        sessions,
         clock,
         node_name: format!("node-{node_id}").into(),
         issuer,
         pepper: Arc::new(pepper),
+        permissions,
     };
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, node = %state.node_name, "node prepared");
     Ok(Node { state, cluster, _lock: lock })
@@ -127,6 +148,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let addr = settings.bind_addr();
     let node = prepare(settings, Arc::new(tessera_actors::clock::SystemClock)).await?;
+    crate::users::cli::bootstrap(&node.state).await?;
     let listener = TcpListener::bind(&addr).map_err(|e| anyhow::anyhow!("cannot bind {addr}: {e}"))?;
     let control = crate::control::spawn(&node)?;
     let server = node.serve(listener)?;

@@ -18,6 +18,7 @@ pub struct AppState {
     pub keys: Addr<KeyActor>,
     pub codes: Addr<CodeActor>,
     pub audit: Addr<AuditActor>,
+    pub sessions: Addr<tessera_actors::sessions::SessionActor>,
     pub clock: SharedClock,
     /// The name this node gives in `X-Tessera-Node`.
     pub node_name: Arc<str>,
@@ -25,4 +26,6 @@ pub struct AppState {
     pub issuer: Arc<str>,
     /// Derived from the key-encryption key; used to hash client secrets (HMAC-SHA-256).
     pub pepper: Arc<[u8; 32]>,
+    /// Effective RBAC permissions, cached (Redis or in process).
+    pub permissions: Arc<crate::rbac::PermissionService>,
 }

@@ -42,7 +42,7 @@ async fn no_private_key_material_at_rest_or_in_logs() {
 
     // Open the store as the node did, and unseal every key with the KEK.
     let node_id: u64 = std::fs::read_to_string(dir.path().join("node_id")).unwrap().trim().parse().unwrap();
-    let cluster = Cluster::start(ClusterConfig { node_id, data_dir: dir.path().join("raft") }).await.unwrap();
+    let cluster = Cluster::start(ClusterConfig { node_id, data_dir: dir.path().join("raft"), ..Default::default() }).await.unwrap();
     let keys = cluster.keys();
     cluster.shutdown().await.unwrap();
     assert_eq!(keys.len(), 6, "three initial keys and three rotated");

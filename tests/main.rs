@@ -2,6 +2,13 @@
 
 mod common;
 
+mod authorize_flow;
+mod cluster;
 mod foundation;
 mod keys_at_rest;
+mod oidc_rp;
 mod process;
+mod sessions;
+mod users;
+mod tokens;
+mod admin_api;

@@ -16,13 +16,14 @@ pub const TEST_PASSWORD: &str = "Correct-Horse-9-battery";
 
 pub async fn create_user(srv: &TestServer, username: &str) -> String {
     let user = tessera::users::create_user(
-        &srv.state,
+        &srv.state.db,
         tessera::users::NewUser {
             username: username.into(),
             email: Some(format!("{username}@example.test")),
             password: TEST_PASSWORD.into(),
             display_name: Some(format!("{username} Example")),
             roles: vec![],
+            must_change_password: false,
         },
     )
     .await

@@ -211,3 +211,62 @@ async fn embedded_default_starts_with_no_configuration() {
     let logs = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
     assert!(logs.contains("Production must supply its own"), "loud KEK warning: {logs}");
 }
+
+#[actix_web::test]
+async fn sigkill_and_restart_keeps_revocations() {
+    let dir = tempfile::tempdir().unwrap();
+    let (l, port) = free_listener();
+    drop(l);
+    let env = base_env(dir.path(), port).await;
+    let out = tessera(&env, &["client", "create", "--name", "worker", "--grant-type", "client_credentials", "--scope", "api", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (id, secret) = (created["client_id"].as_str().unwrap().to_string(), created["client_secret"].as_str().unwrap().to_string());
+    let mut child = spawn_server(&env, dir.path());
+    wait_ready(port);
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let tok: serde_json::Value = http
+        .post(format!("{base}/api/v2/oauth/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at = tok["access_token"].as_str().expect("access token").to_string();
+    let claims: serde_json::Value = {
+        use base64::Engine;
+        let payload = at.split('.').nth(1).unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    };
+    let jti = claims["jti"].as_str().unwrap().to_string();
+    let revoked = http.post(format!("{base}/api/v2/oauth/revoke")).basic_auth(&id, Some(&secret)).form(&[("token", at.as_str())]).send().await.unwrap();
+    assert_eq!(revoked.status(), 200);
+    signal(&child, "-KILL");
+    wait_exit(&mut child, Duration::from_secs(10));
+
+    // The revocation survived in the raft store itself (not only in the database).
+    let node_id: u64 = std::fs::read_to_string(dir.path().join("node_id")).unwrap().trim().parse().unwrap();
+    let cluster = tessera_cluster::Cluster::start(tessera_cluster::ClusterConfig { node_id, data_dir: dir.path().join("raft"), ..Default::default() }).await.unwrap();
+    assert!(cluster.is_revoked(&jti), "revocation lost after SIGKILL");
+    cluster.shutdown().await.unwrap();
+
+    let mut child = spawn_server(&env, dir.path());
+    wait_ready(port);
+    let v: serde_json::Value = http
+        .post(format!("{base}/api/v2/oauth/introspect"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v, serde_json::json!({"active": false}));
+    signal(&child, "-TERM");
+    assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
+}

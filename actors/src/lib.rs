@@ -10,3 +10,4 @@ pub mod keyring;
 pub mod keys;
 pub mod audit;
 pub mod codes;
+pub mod sessions;

@@ -14,6 +14,16 @@ pub enum ClusterError {
     /// The durable raft store failed (I/O, corruption).
     #[error("cluster storage error: {0}")]
     Storage(String),
+    /// A peer refused our signature (wrong or missing `CLUSTER_SECRET`, or clocks > 5 min apart).
+    #[error("cluster peer refused authentication: {0}")]
+    Unauthorized(String),
+    /// The request can never succeed as asked (e.g. joining while leading another cluster,
+    /// removing an unknown node or the last voter, a node id already in use).
+    #[error("cluster request rejected: {0}")]
+    Rejected(String),
+    /// Multi-node operation on a node started without a cluster listener (`CLUSTER_BIND`).
+    #[error("no cluster listener configured (set CLUSTER_BIND and CLUSTER_SECRET)")]
+    NotNetworked,
     #[error("cluster error: {0}")]
     Other(String),
 }

@@ -122,9 +122,29 @@ pub struct ClusterStatus {
     pub node_id: NodeId,
     pub leader: Option<NodeId>,
     pub term: u64,
+    /// The last log index applied to this node's state machine.
     pub last_applied: Option<u64>,
+    /// The last log index in this node's log (applied or not).
+    pub last_log_index: Option<u64>,
     /// Voting members of the current membership config.
     pub members: Vec<NodeId>,
+    /// Non-voting members (catching up before promotion).
+    pub learners: Vec<NodeId>,
+    /// Every member — voters and learners — with its address and replication state.
+    pub nodes: Vec<MemberStatus>,
     /// "Leader", "Follower", "Candidate", "Learner" or "Shutdown".
     pub state: String,
+}
+
+/// One member as seen in a [`ClusterStatus`].
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MemberStatus {
+    pub id: NodeId,
+    /// Its cluster address (empty for a node without a listener).
+    pub addr: String,
+    pub voter: bool,
+    /// The last log index the leader knows this member holds (leader's view only).
+    pub matched: Option<u64>,
+    /// Log entries the member is behind the leader (leader's view only).
+    pub lag: Option<u64>,
 }

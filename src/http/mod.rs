@@ -37,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .wrap(from_fn(cors::cors))
                     .route(web::get().to(discovery::openid_configuration)),
             )
-            .configure(crate::oauth::configure),
+            .configure(crate::oauth::configure)
+            .configure(crate::admin::configure),
     );
 }

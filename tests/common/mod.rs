@@ -5,6 +5,9 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod flow;
+pub mod tokens;
+pub mod admin;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;

@@ -11,6 +11,7 @@ async fn start(dir: &Path) -> Cluster {
     Cluster::start(ClusterConfig {
         node_id: 1,
         data_dir: dir.join("raft"),
+        ..Default::default()
     })
     .await
     .unwrap()
@@ -50,6 +51,7 @@ async fn start_makes_a_one_member_leader() {
     let again = Cluster::start(ClusterConfig {
         node_id: 1,
         data_dir: dir.path().join("raft"),
+        ..Default::default()
     })
     .await;
     assert!(

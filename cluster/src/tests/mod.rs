@@ -1,5 +1,8 @@
-//! Tests: openraft's storage conformance suite, the apply rules, and whole-node restarts.
+//! Tests: openraft's storage conformance suite, the apply rules, whole-node restarts, and
+//! multi-node clusters over the internal listener.
 
 mod cluster;
+mod multi;
+mod net;
 mod rules;
 mod suite;

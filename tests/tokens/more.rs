@@ -1,0 +1,370 @@
+//! Token-side tests beyond the grants' failure modes: RFC 9068 access tokens for each algorithm,
+//! ID tokens, userinfo by scope, introspection of refresh tokens, revocation ownership, the
+//! `client create` CLI, secrets at rest, and a database outage.
+
+use super::helpers::*;
+use super::wait_for_audit;
+use crate::common::{TestServer, client};
+use crate::process::tessera;
+use chrono::Utc;
+use jsonwebtoken::{DecodingKey, Validation, jwk::JwkSet};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use tessera_entity::{oauth_clients, refresh_tokens, user_roles, users};
+
+/// Verifies `token` against the server's published JWKS; returns its claims.
+async fn verify_with_jwks(srv: &TestServer, token: &str) -> Value {
+    let jwks: JwkSet = client().get(srv.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let header = jsonwebtoken::decode_header(token).unwrap();
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid published in the JWKS");
+    let mut v = Validation::new(header.alg);
+    v.set_issuer(&[srv.base.as_str()]);
+    v.validate_aud = false;
+    jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &v).expect("verifies against the JWKS").claims
+}
+
+#[actix_web::test]
+async fn client_credentials_issues_rfc9068_tokens_for_each_algorithm() {
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        let srv = TestServer::start_with(|env| {
+            env.insert("JWT_ALGORITHM".into(), alg.into());
+        })
+        .await;
+        let c = register(&srv, false, &["client_credentials"], &["api.read", "api.write", "openid"]).await;
+        let res = token(&srv, &c, &[("grant_type", "client_credentials")]).await;
+        assert_eq!(res.status(), 200, "{alg}");
+        assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
+        assert_eq!(res.headers().get("pragma").unwrap(), "no-cache");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["token_type"], "Bearer");
+        assert_eq!(body["scope"], "api.read api.write", "default: the client's scopes minus openid");
+        assert!(body.get("refresh_token").is_none() && body.get("id_token").is_none(), "{body}");
+        let at = body["access_token"].as_str().unwrap();
+        let (header, _) = jwt_parts(at);
+        assert_eq!(header["typ"], "at+jwt", "{alg}");
+        assert_eq!(header["alg"], alg);
+        let claims = verify_with_jwks(&srv, at).await;
+        for k in ["iss", "sub", "aud", "client_id", "scope", "jti", "iat", "exp"] {
+            assert!(claims.get(k).is_some(), "{alg}: claim {k} missing in {claims}");
+        }
+        assert_eq!(claims["sub"], c.client_id.as_str());
+        assert_eq!(claims["client_id"], c.client_id.as_str());
+        assert_eq!(claims["aud"], c.client_id.as_str());
+        assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
+        assert!(claims.get("auth_time").is_none(), "no user, no auth_time");
+        assert_eq!(introspect(&srv, &c, at).await["active"], true);
+        // Narrower scope on request; user-only scopes are refused.
+        let narrow: Value = token(&srv, &c, &[("grant_type", "client_credentials"), ("scope", "api.read")]).await.json().await.unwrap();
+        assert_eq!(narrow["scope"], "api.read");
+        expect_error(token(&srv, &c, &[("grant_type", "client_credentials"), ("scope", "openid")]).await, 400, "invalid_scope").await;
+        expect_error(token(&srv, &c, &[("grant_type", "client_credentials"), ("scope", "admin")]).await, 400, "invalid_scope").await;
+        srv.stop().await;
+    }
+}
+
+#[actix_web::test]
+async fn code_flow_issues_access_id_and_refresh_tokens() {
+    let srv = TestServer::start().await;
+    let c = confidential(&srv).await;
+    let user = create_user(&srv, "alice").await;
+    let (code, verifier) = issue_code(&srv, &c, &user, "openid profile email offline_access", Some("n-42")).await;
+    let res = redeem(&srv, &c, &code, &verifier).await;
+    assert_eq!(res.headers().get("cache-control").unwrap(), "no-store");
+    let t: Value = res.json().await.unwrap();
+    let at = t["access_token"].as_str().unwrap();
+    let access = verify_with_jwks(&srv, at).await;
+    assert_eq!(access["sub"], user.id.as_str());
+    assert!(access["auth_time"].is_i64());
+    let id_token = t["id_token"].as_str().unwrap();
+    let (h, _) = jwt_parts(id_token);
+    assert_eq!(h["alg"], "RS256", "ID tokens are always RS256");
+    let id = verify_with_jwks(&srv, id_token).await;
+    assert_eq!(id["aud"], json!([c.client_id]));
+    assert_eq!(id["azp"], c.client_id.as_str());
+    assert_eq!(id["nonce"], "n-42");
+    assert_eq!(id["at_hash"], tessera::oauth::jwt::at_hash(at).as_str());
+    assert_eq!(id["preferred_username"], "alice");
+    assert_eq!(id["email"], "alice@example.test");
+    assert!(t["refresh_token"].as_str().unwrap().len() >= 43, "≥ 256 bits");
+    // Without offline_access: no refresh token; without openid: no ID token.
+    let t = tokens_for(&srv, &c, &user, "profile").await;
+    assert!(t.get("refresh_token").is_none() && t.get("id_token").is_none(), "{t}");
+    // A client not allowed refresh_token gets none even with offline_access.
+    let no_refresh = register(&srv, false, &["authorization_code"], &["openid", "offline_access"]).await;
+    let t = tokens_for(&srv, &no_refresh, &user, "openid offline_access").await;
+    assert!(t.get("refresh_token").is_none(), "{t}");
+    // Another client cannot redeem the code.
+    let other = confidential(&srv).await;
+    let (code, verifier) = issue_code(&srv, &c, &user, "openid", None).await;
+    expect_error(redeem(&srv, &other, &code, &verifier).await, 400, "invalid_grant").await;
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn public_client_uses_pkce_and_client_secret_post_works() {
+    let srv = TestServer::start().await;
+    let public = register(&srv, true, &["authorization_code", "refresh_token"], &["openid", "offline_access"]).await;
+    assert!(public.secret.is_none());
+    let user = create_user(&srv, "bob").await;
+    let t = tokens_for(&srv, &public, &user, "openid offline_access").await;
+    let r = refresh(&srv, &public, t["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!(r.status(), 200);
+    // client_secret_post for a confidential client.
+    let c = confidential(&srv).await;
+    let (code, verifier) = issue_code(&srv, &c, &user, "openid", None).await;
+    let res = client()
+        .post(srv.url("/api/v2/oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+            ("client_id", &c.client_id),
+            ("client_secret", c.secret.as_deref().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn userinfo_releases_claims_by_scope() {
+    let srv = TestServer::start().await;
+    let c = confidential(&srv).await;
+    let user = create_user(&srv, "carol").await;
+    let now = Utc::now();
+    let role = |name: &str, expires: Option<chrono::DateTime<Utc>>| user_roles::ActiveModel {
+        user_id: Set(user.id.clone()),
+        role_id: Set(tessera_migration::m20261130_000004_seed_rbac::seed_id("role", name)),
+        expires_at: Set(expires),
+        assigned_by: Set(None),
+        created_at: Set(now),
+    };
+    user_roles::Entity::insert(role("super_admin", None)).exec_without_returning(&srv.state.db).await.unwrap();
+    user_roles::Entity::insert(role("admin", Some(now - chrono::Duration::hours(1)))).exec_without_returning(&srv.state.db).await.unwrap();
+
+    let t = tokens_for(&srv, &c, &user, "openid profile email groups").await;
+    let res = userinfo(&srv, t["access_token"].as_str().unwrap()).await;
+    assert_eq!(res.status(), 200);
+    let info: Value = res.json().await.unwrap();
+    assert_eq!(info["sub"], user.id.as_str());
+    assert_eq!(info["name"], "carol Example");
+    assert_eq!(info["preferred_username"], "carol");
+    assert!(info["updated_at"].is_i64());
+    assert_eq!(info["email"], "carol@example.test");
+    assert_eq!(info["email_verified"], true);
+    assert_eq!(info["groups"], json!(["super_admin"]), "the expired assignment is not a group");
+
+    let t = tokens_for(&srv, &c, &user, "openid").await;
+    let at = t["access_token"].as_str().unwrap();
+    let info: Value = userinfo(&srv, at).await.json().await.unwrap();
+    assert_eq!(info, json!({ "sub": user.id }));
+    // POST with the token in the form body (RFC 6750 §2.2); not in both places.
+    let res = client().post(srv.url("/api/v2/oauth/userinfo")).form(&[("access_token", at)]).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = client().post(srv.url("/api/v2/oauth/userinfo")).bearer_auth(at).form(&[("access_token", at)]).send().await.unwrap();
+    expect_error(res, 400, "invalid_request").await;
+
+    let t = tokens_for(&srv, &c, &user, "profile email").await;
+    let res = userinfo(&srv, t["access_token"].as_str().unwrap()).await;
+    let challenge = res.headers().get("www-authenticate").unwrap().to_str().unwrap().to_string();
+    assert!(challenge.contains("insufficient_scope"), "{challenge}");
+    expect_error(res, 403, "insufficient_scope").await;
+    expect_error(client().get(srv.url("/api/v2/oauth/userinfo")).send().await.unwrap(), 401, "invalid_token").await;
+    expect_error(userinfo(&srv, "not.a.token").await, 401, "invalid_token").await;
+
+    // Expired (pinned clock) and disabled user.
+    srv.clock.advance(std::time::Duration::from_secs(3601));
+    expect_error(userinfo(&srv, at).await, 401, "invalid_token").await;
+    let t = tokens_for(&srv, &c, &user, "openid offline_access").await;
+    let mut m: users::ActiveModel = user.clone().into();
+    m.is_active = Set(false);
+    users::Entity::update(m).exec(&srv.state.db).await.unwrap();
+    expect_error(userinfo(&srv, t["access_token"].as_str().unwrap()).await, 401, "invalid_token").await;
+    expect_error(refresh(&srv, &c, t["refresh_token"].as_str().unwrap(), None).await, 400, "invalid_grant").await;
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn introspection_of_refresh_tokens() {
+    let srv = TestServer::start().await;
+    let c = confidential(&srv).await;
+    let user = create_user(&srv, "dave").await;
+    let t = tokens_for(&srv, &c, &user, "openid offline_access").await;
+    let r0 = t["refresh_token"].as_str().unwrap();
+    let info = introspect(&srv, &c, r0).await;
+    assert_eq!(info["active"], true);
+    assert_eq!(info["token_type"], "refresh_token");
+    assert_eq!(info["client_id"], c.client_id.as_str());
+    assert_eq!(info["username"], "dave");
+    assert_eq!(info["sub"], user.id.as_str());
+    assert_eq!(info["scope"], "openid offline_access");
+    assert!(info["exp"].as_i64().unwrap() > Utc::now().timestamp());
+    let with_hint = post_as(&srv, "/api/v2/oauth/introspect", &c, &[("token", r0), ("token_type_hint", "access_token")]).await;
+    assert_eq!(with_hint.json::<Value>().await.unwrap()["active"], true, "a wrong hint does not matter");
+    let r1: Value = refresh(&srv, &c, r0, None).await.json().await.unwrap();
+    assert_eq!(introspect(&srv, &c, r0).await, json!({ "active": false }), "rotated");
+    assert_eq!(introspect(&srv, &c, r1["refresh_token"].as_str().unwrap()).await["active"], true);
+    assert_eq!(introspect(&srv, &c, "garbage").await, json!({ "active": false }));
+    // Expired by the pinned clock.
+    srv.clock.advance(std::time::Duration::from_secs(31 * 24 * 3600));
+    assert_eq!(introspect(&srv, &c, r1["refresh_token"].as_str().unwrap()).await, json!({ "active": false }));
+    expect_error(refresh(&srv, &c, r1["refresh_token"].as_str().unwrap(), None).await, 400, "invalid_grant").await;
+    // Unauthenticated callers and public clients may not introspect.
+    let res = client().post(srv.url("/api/v2/oauth/introspect")).form(&[("token", r0)]).send().await.unwrap();
+    expect_error(res, 401, "invalid_client").await;
+    let public = register(&srv, true, &["authorization_code"], &["openid"]).await;
+    expect_error(post_as(&srv, "/api/v2/oauth/introspect", &public, &[("token", r0)]).await, 401, "invalid_client").await;
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn revocation_by_another_client_is_a_noop() {
+    let srv = TestServer::start().await;
+    let owner = confidential(&srv).await;
+    let other = confidential(&srv).await;
+    let user = create_user(&srv, "erin").await;
+    let t = tokens_for(&srv, &owner, &user, "openid offline_access").await;
+    let (at, rt) = (t["access_token"].as_str().unwrap(), t["refresh_token"].as_str().unwrap());
+    for tok in [at, rt, "unknown-token", "a.b.c"] {
+        assert_eq!(post_as(&srv, "/api/v2/oauth/revoke", &other, &[("token", tok)]).await.status(), 200);
+    }
+    assert_eq!(introspect(&srv, &owner, at).await["active"], true);
+    assert_eq!(introspect(&srv, &owner, rt).await["active"], true);
+    // The owner revokes its refresh token: the family and its access tokens go.
+    assert_eq!(post_as(&srv, "/api/v2/oauth/revoke", &owner, &[("token", rt), ("token_type_hint", "refresh_token")]).await.status(), 200);
+    assert_eq!(introspect(&srv, &owner, rt).await, json!({ "active": false }));
+    assert_eq!(introspect(&srv, &owner, at).await, json!({ "active": false }));
+    wait_for_audit(&srv, "TOKEN_REVOKED", 1).await;
+    // A public client revokes with its client_id; a missing token is a malformed request.
+    let public = register(&srv, true, &["authorization_code", "refresh_token"], &["openid", "offline_access"]).await;
+    let t = tokens_for(&srv, &public, &user, "openid offline_access").await;
+    let rt = t["refresh_token"].as_str().unwrap();
+    assert_eq!(post_as(&srv, "/api/v2/oauth/revoke", &public, &[("token", rt)]).await.status(), 200);
+    expect_error(refresh(&srv, &public, rt, None).await, 400, "invalid_grant").await;
+    expect_error(post_as(&srv, "/api/v2/oauth/revoke", &public, &[]).await, 400, "invalid_request").await;
+    srv.stop().await;
+}
+
+fn cli_env(srv: &TestServer, dir: &std::path::Path) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    env.insert("DATA_DIR".into(), dir.display().to_string());
+    env.insert("DATABASE_URL".into(), srv.state.settings.database_url.expose().clone());
+    env.insert("KEY_ENCRYPTION_KEY".into(), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into());
+    env.insert("RUST_LOG".into(), "warn".into());
+    env
+}
+
+async fn client_row(srv: &TestServer, client_id: &str) -> oauth_clients::Model {
+    oauth_clients::Entity::find().filter(oauth_clients::Column::ClientId.eq(client_id)).one(&srv.state.db).await.unwrap().unwrap()
+}
+
+#[actix_web::test]
+async fn client_create_cli_defaults_and_json() {
+    let srv = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = cli_env(&srv, dir.path());
+    let run = |args: &[&str]| {
+        let out = tessera(&env, args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (out, err) = run(&["client", "create", "--name", "CLI app", "--redirect-uri", "https://cli.example/cb", "--json"]);
+    let created: Value = serde_json::from_str(&out).unwrap();
+    let (id, secret) = (created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap());
+    assert!(!err.contains(secret), "the secret is printed once, on stdout only");
+    let row = client_row(&srv, id).await;
+    assert!(!row.is_public);
+    assert_eq!(row.grant_types, json!(["authorization_code", "refresh_token"]));
+    assert_eq!(row.scopes, json!(["openid", "profile", "email", "offline_access"]));
+    assert_eq!(row.redirect_uris, json!(["https://cli.example/cb"]));
+
+    let (out, _) = run(&["client", "create", "--name", "SPA", "--redirect-uri", "http://127.0.0.1/cb", "--public", "--json"]);
+    let created: Value = serde_json::from_str(&out).unwrap();
+    assert!(created["client_secret"].is_null());
+    assert!(client_row(&srv, created["client_id"].as_str().unwrap()).await.is_public);
+
+    // Text output, and a secret that really authenticates against the server.
+    let (out, _) = run(&[
+        "client", "create", "--name", "Worker", "--redirect-uri", "https://w.example/cb", "--grant-type", "client_credentials", "--scope", "api.read",
+        "--scope", "api.write", "--post-logout-redirect-uri", "https://w.example/bye",
+    ]);
+    let field = |name: &str| out.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).unwrap_or_else(|| panic!("{name} in {out}"));
+    let c = TestClient { client_id: field("client_id:"), secret: Some(field("client_secret:")) };
+    let res = token(&srv, &c, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["scope"], "api.read api.write");
+    assert_eq!(client_row(&srv, &c.client_id).await.post_logout_redirect_uris, json!(["https://w.example/bye"]));
+
+    let out = tessera(&env, &["client", "create", "--name", "Bad", "--redirect-uri", "http://evil.example/cb"]).output().unwrap();
+    assert!(!out.status.success(), "an http redirect URI off loopback is refused");
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn client_secret_is_never_stored_in_clear() {
+    let srv = TestServer::start().await;
+    let c = confidential(&srv).await;
+    let secret = c.secret.clone().unwrap();
+    assert!(secret.len() >= 43, "256-bit secret");
+    let row = client_row(&srv, &c.client_id).await;
+    let stored = row.secret_hash.clone().unwrap();
+    assert_ne!(stored, secret);
+    assert_eq!(stored.len(), 64);
+    assert!(!serde_json::to_string(&row).unwrap().contains(&secret));
+    // Refresh tokens too are kept only as their SHA-256.
+    let user = create_user(&srv, "frank").await;
+    let t = tokens_for(&srv, &c, &user, "openid offline_access").await;
+    let rt = t["refresh_token"].as_str().unwrap();
+    let rows = refresh_tokens::Entity::find().all(&srv.state.db).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].token_hash, tessera_actors::crypto::sha256_hex(rt.as_bytes()));
+    assert!(!serde_json::to_string(&rows).unwrap().contains(rt));
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn database_outage_gives_503_not_500() {
+    let srv = TestServer::start().await;
+    let c = confidential(&srv).await;
+    let user = create_user(&srv, "gina").await;
+    let t = tokens_for(&srv, &c, &user, "openid").await;
+    srv.state.db.clone().close().await.unwrap();
+    let res = token(&srv, &c, &[("grant_type", "refresh_token"), ("refresh_token", "x")]).await;
+    let body = expect_error(res, 503, "temporarily_unavailable").await;
+    assert!(!body["error_description"].as_str().unwrap().contains("pool"), "no internals: {body}");
+    expect_error(userinfo(&srv, t["access_token"].as_str().unwrap()).await, 503, "temporarily_unavailable").await;
+    expect_error(post_as(&srv, "/api/v2/oauth/introspect", &c, &[("token", "x")]).await, 503, "temporarily_unavailable").await;
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn concurrent_refresh_reuse_leaves_no_live_tokens() {
+    let srv = TestServer::start().await;
+    let c = confidential(&srv).await;
+    let user = create_user(&srv, "hank").await;
+    let t = tokens_for(&srv, &c, &user, "openid offline_access").await;
+    let rt = t["refresh_token"].as_str().unwrap();
+    let results = futures::future::join_all((0..20).map(|_| refresh(&srv, &c, rt, None))).await;
+    let mut issued = Vec::new();
+    for r in results {
+        if r.status() == 200 {
+            issued.push(r.json::<Value>().await.unwrap());
+        } else {
+            assert_eq!(r.status(), 400);
+        }
+    }
+    assert_eq!(issued.len(), 1, "exactly one rotation wins");
+    // Reuse was detected, so what the winner got is dead too.
+    for body in &issued {
+        for k in ["access_token", "refresh_token"] {
+            assert_eq!(introspect(&srv, &c, body[k].as_str().unwrap()).await, json!({ "active": false }), "{k}");
+        }
+    }
+    let rows = refresh_tokens::Entity::find().all(&srv.state.db).await.unwrap();
+    assert!(rows.iter().all(|r| r.revoked), "the whole family is revoked");
+    srv.stop().await;
+}
