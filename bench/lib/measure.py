@@ -18,6 +18,7 @@
 import argparse
 import json
 import os
+import resource
 import re
 import subprocess
 import sys
@@ -139,6 +140,7 @@ def cmd_load(a):
                 return
             time.sleep(0.1)
 
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0, c0 = time.monotonic(), tree_ticks(pid)
     th = threading.Thread(target=sampler, daemon=True)
     th.start()
@@ -149,6 +151,8 @@ def cmd_load(a):
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         err, rc = f"timed out after {a.timeout}s", 124
     elapsed = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     try:
         c1 = tree_ticks(pid)
         hwm = tree_kib(pid, "VmHWM")
@@ -159,6 +163,7 @@ def cmd_load(a):
     rec = {"name": a.name, "server": a.server, **meta(a.meta), **parse_wrk(out)}
     rec.update({
         "cpu_pct": round(100.0 * (c1 - c0) / TICK / elapsed, 1),
+        "wrk_cpu_pct": round(100.0 * load_cpu / elapsed, 1),
         "rss_peak_mb": round(samples["rss_peak"] / 1024, 1),
         "vmhwm_mb": round(hwm / 1024, 1),
         "rc": rc,
@@ -171,7 +176,8 @@ def cmd_load(a):
     with open(a.results, "a") as f:
         f.write(json.dumps(rec) + "\n")
     line = (f"  {a.name:<34} {rec['rps']:>10.1f} req/s  p50 {rec.get('p50_ms', 0):7.2f} ms  "
-            f"p99 {rec.get('p99_ms', 0):7.2f} ms  cpu {rec['cpu_pct']:5.1f}%  rss peak {rec['rss_peak_mb']:6.1f} MiB")
+            f"p99 {rec.get('p99_ms', 0):7.2f} ms  cpu {rec['cpu_pct']:5.1f}% (wrk {rec['wrk_cpu_pct']:5.1f}%)  "
+            f"rss peak {rec['rss_peak_mb']:6.1f} MiB")
     if bad:
         line += f"  ERRORS {bad} ({rec['error_pct']}%)"
     extra = {k: rec[k] for k in ("flows", "ok") if k in rec}
