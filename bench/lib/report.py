@@ -131,6 +131,8 @@ def build(res, machine, a):
     peak_row = next((r for r in loads if r.get("vmhwm_mb", 0) >= top - 0.05), None) if top is not None else None
     peak_rss = top
     peak_where = peak_row["name"].replace("tessera_", "") if peak_row else ""
+    if peak_where == "introspect_during_storm":  # runs beside the storm, in the same process
+        peak_where = "login_storm"
     idle = (res.get("idle_rss") or {}).get("mb")
     ready_restart = (res.get("ready_restart") or {}).get("ms")
     ready_fresh = (res.get("ready_fresh") or {}).get("ms")
@@ -215,6 +217,15 @@ def build(res, machine, a):
     out.append(f"- CPU: {machine.get('cpu')} — nproc {n}")
     out.append(f"- memory: {machine.get('mem_gib')} GiB; kernel {machine.get('kernel')}; {machine.get('os')}")
     out.append("- load generator (wrk), server and baselines share these cores: every figure includes wrk's own CPU use.")
+    if "loadavg" in machine:
+        out.append(f"- 1-minute load average when the measurements started: {machine['loadavg']}")
+    busy = [alg for alg in ("rsa2048", "ecdsap256", "ed25519")
+            if single.get(alg, {}).get("sign") and multi.get(alg, {}).get("sign", 0) < 1.5 * single[alg]["sign"]]
+    if n > 1 and (busy or float(machine.get("loadavg", 0)) >= 1.0):
+        out.append("")
+        out.append(f"> **The machine was busy** (load average {machine.get('loadavg', 'unknown')}; `openssl speed -multi {n}` below"
+                   f" 1.5× one process for {', '.join(busy) or 'no algorithm'}): other work shared the cores, so these"
+                   " figures understate every server and the limits. Re-run on an idle machine.")
     out.append("")
     failed = [row["name"].split(":", 1)[1] for row in res.rows if row["name"].startswith("failed:")]
     if failed:
