@@ -140,6 +140,9 @@ def build(res, machine, a):
     intro_storm = (res.valid("tessera_introspect_during_storm") or {}).get("p99_ms")
 
     # ratios ----------------------------------------------------------------------------------------------------
+    flow_limit = None
+    if limit(a.alg) and limit("RS256"):
+        flow_limit = 1.0 / (1.0 / limit(a.alg) + 1.0 / limit("RS256"))
     ratios = [
         ("client_credentials RS256", rate("tessera_cc_RS256"), limit("RS256"), "openssl RSA-2048 sign, -multi %d" % n,
          rate("node_cc_RS256"), rate("node_cc_RS256_workers")),
@@ -153,7 +156,10 @@ def build(res, machine, a):
         ("refresh rotation, PostgreSQL", rate("tessera_refresh_postgres"), limit(a.alg), f"openssl {a.alg} sign (one JWT per refresh)",
          rate("node_refresh"), None),
         ("password logins", rate("tessera_login_storm"), login_limit, f"{n} cores ÷ one Argon2id verification", None, None),
-        ("full code flow, SQLite (flows)", rate("tessera_flow_sqlite"), None, "", None, None),
+        ("full code flow, SQLite (flows)", rate("tessera_flow_sqlite"), flow_limit,
+         f"openssl signing of one {a.alg} access token + one RS256 ID token", None, None),
+        ("full code flow, PostgreSQL (flows)", rate("tessera_flow_postgres"), flow_limit,
+         f"openssl signing of one {a.alg} access token + one RS256 ID token", None, None),
     ]
     rtable = ["| Scenario | Tessera /s | limit /s | limit is | Tessera / limit | node-oidc-provider /s (1 process) "
               f"| Tessera / node | node /s ({n} processes) | Tessera / node ({n}) |",
