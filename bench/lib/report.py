@@ -83,7 +83,8 @@ SCENARIOS = [
     ("tessera_cc_EdDSA", "client_credentials, EdDSA access token", ""),
     ("tessera_introspect", "introspection of a JWT access token", "POST /introspect (Basic)"),
     ("tessera_introspect_alone", "introspection, 1 thread × 4 conns, alone", ""),
-    ("tessera_login_storm", "password logins (POST /login, Argon2id)", "1 thread × 16 conns"),
+    ("tessera_login_storm", "password logins (POST /login, Argon2id), alone", "1 thread × 16 conns"),
+    ("tessera_login_storm_beside", "password logins with introspection beside them", ""),
     ("tessera_introspect_during_storm", "introspection during the login storm", "1 thread × 4 conns"),
     ("tessera_flow_sqlite", "full code flow, SQLite (flows/s)", "authorize → token → userinfo"),
     ("tessera_flow_postgres", "full code flow, PostgreSQL (flows/s)", ""),
@@ -131,7 +132,7 @@ def build(res, machine, a):
     peak_row = next((r for r in loads if r.get("vmhwm_mb", 0) >= top - 0.05), None) if top is not None else None
     peak_rss = top
     peak_where = peak_row["name"].replace("tessera_", "") if peak_row else ""
-    if peak_where == "introspect_during_storm":  # runs beside the storm, in the same process
+    if peak_where in ("introspect_during_storm", "login_storm_beside"):  # the storms run last, in the same process
         peak_where = "login_storm"
     idle = (res.get("idle_rss") or {}).get("mb")
     ready_restart = (res.get("ready_restart") or {}).get("ms")
