@@ -92,6 +92,7 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
         issuer,
         pepper: Arc::new(pepper),
         permissions,
+        clients: Arc::default(),
     };
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, node = %state.node_name, "node prepared");
     Ok(Node { state, cluster, _lock: lock })
