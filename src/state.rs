@@ -30,4 +30,6 @@ pub struct AppState {
     pub permissions: Arc<crate::rbac::PermissionService>,
     /// Client rows cached for a few seconds for the request path.
     pub clients: Arc<crate::clients::ClientCache>,
+    /// Group commit of access- and refresh-token rows.
+    pub tokens: crate::oauth::token_store::TokenWriter,
 }

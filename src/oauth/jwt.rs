@@ -12,7 +12,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::Algorithm;
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use super::token_store::TokenRows;
+use sea_orm::ActiveValue::Set;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -105,6 +106,14 @@ fn sign(signer: &Signer, typ: &str, claims: &impl Serialize) -> Result<String, O
 
 /// Signs an access token with the configured algorithm and records it in `access_tokens`.
 pub async fn issue_access_token(state: &AppState, grant: AccessGrant) -> Result<IssuedAccess, OAuthError> {
+    let (issued, row) = mint_access_token(state, grant)?;
+    state.tokens.write(TokenRows { access: Some(row), refresh: None }).await?;
+    Ok(issued)
+}
+
+/// Signs an access token and builds its `access_tokens` row; the caller writes the row (through
+/// `state.tokens`) before answering.
+pub fn mint_access_token(state: &AppState, grant: AccessGrant) -> Result<(IssuedAccess, access_tokens::ActiveModel), OAuthError> {
     let alg = state.settings.jwt_algorithm.as_str();
     let signer = state.ring.signer(alg).ok_or_else(|| no_signer(alg))?;
     let now = state.clock.now();
@@ -123,7 +132,7 @@ pub async fn issue_access_token(state: &AppState, grant: AccessGrant) -> Result<
         auth_time: grant.auth_time.map(|t| t.timestamp()),
     };
     let token = sign(&signer, ACCESS_TOKEN_TYP, &claims)?;
-    access_tokens::Entity::insert(access_tokens::ActiveModel {
+    let row = access_tokens::ActiveModel {
         jti: Set(jti.clone()),
         client_id: Set(grant.client_id),
         user_id: Set(grant.user_id),
@@ -133,10 +142,8 @@ pub async fn issue_access_token(state: &AppState, grant: AccessGrant) -> Result<
         expires_at: Set(expires_at),
         revoked: Set(false),
         created_at: Set(now),
-    })
-    .exec_without_returning(&state.db)
-    .await?;
-    Ok(IssuedAccess { token, jti, expires_at, expires_in: ttl })
+    };
+    Ok((IssuedAccess { token, jti, expires_at, expires_in: ttl }, row))
 }
 
 /// What an ID token is issued for.

@@ -30,13 +30,14 @@ pub struct NewRefresh {
     pub code_hash: Option<String>,
 }
 
-/// Stores a new refresh token; returns the token (shown once) and its family id.
-pub async fn issue(state: &AppState, new: NewRefresh) -> Result<(String, String), OAuthError> {
+/// A new refresh token: the token (shown once), its family id and the row the caller writes
+/// (through `state.tokens`) before answering.
+pub fn mint(state: &AppState, new: NewRefresh) -> (String, String, refresh_tokens::ActiveModel) {
     let now = state.clock.now();
     let ttl = chrono::Duration::from_std(state.settings.refresh_token_ttl).unwrap_or(chrono::Duration::days(30));
     let token = random_token(32);
     let family = new.family_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    refresh_tokens::Entity::insert(refresh_tokens::ActiveModel {
+    let row = refresh_tokens::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
         token_hash: Set(sha256_hex(token.as_bytes())),
         family_id: Set(family.clone()),
@@ -52,10 +53,8 @@ pub async fn issue(state: &AppState, new: NewRefresh) -> Result<(String, String)
         revoked_at: Set(None),
         rotated_at: Set(None),
         created_at: Set(now),
-    })
-    .exec_without_returning(&state.db)
-    .await?;
-    Ok((token, family))
+    };
+    (token, family, row)
 }
 
 /// Looks a presented token up by its hash.
