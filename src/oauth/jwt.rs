@@ -107,7 +107,7 @@ fn sign(signer: &Signer, typ: &str, claims: &impl Serialize) -> Result<String, O
 /// Signs an access token with the configured algorithm and records it in `access_tokens`.
 pub async fn issue_access_token(state: &AppState, grant: AccessGrant) -> Result<IssuedAccess, OAuthError> {
     let (issued, row) = mint_access_token(state, grant)?;
-    state.tokens.write(TokenRows { access: Some(row), refresh: None }).await?;
+    state.tokens.write(TokenRows { access: Some(row), ..TokenRows::default() }).await?;
     Ok(issued)
 }
 

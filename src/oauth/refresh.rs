@@ -2,8 +2,8 @@
 //!
 //! A family starts at an authorization code; each use rotates the token (the old row gets
 //! `rotated_at`, the successor shares the family and names its parent). Rotation is one
-//! conditional UPDATE (`rotated_at IS NULL AND revoked = false`), so of concurrent uses exactly
-//! one wins. Revoking a family revokes its refresh tokens and every access token issued with it.
+//! conditional UPDATE (`rotated_at IS NULL AND revoked = false`), committed with the successor by
+//! `token_store`, so of concurrent uses exactly one wins. Revoking a family revokes its refresh tokens and every access token issued with it.
 
 use super::error::OAuthError;
 use super::revoke::revoke_access_tokens;
@@ -62,23 +62,6 @@ pub async fn find(db: &DatabaseConnection, token: &str) -> Result<Option<Refresh
     refresh_tokens::Entity::find().filter(refresh_tokens::Column::TokenHash.eq(sha256_hex(token.as_bytes()))).one(db).await
 }
 
-/// Marks `id` rotated if it is still current; `true` for the one caller that wins.
-pub async fn rotate(db: &DatabaseConnection, id: &str, now: DateTime<Utc>) -> Result<bool, DbErr> {
-    let res = refresh_tokens::Entity::update_many()
-        .col_expr(refresh_tokens::Column::RotatedAt, Expr::value(Some(now)))
-        .filter(refresh_tokens::Column::Id.eq(id))
-        .filter(refresh_tokens::Column::RotatedAt.is_null())
-        .filter(refresh_tokens::Column::Revoked.eq(false))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected == 1)
-}
-
-/// True when the row `id` is revoked or gone.
-pub async fn is_revoked(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
-    Ok(refresh_tokens::Entity::find_by_id(id).one(db).await?.is_none_or(|t| t.revoked))
-}
-
 /// True when the token may still be exchanged or reported active.
 pub fn is_current(t: &RefreshToken, now: DateTime<Utc>) -> bool {
     !t.revoked && t.rotated_at.is_none() && t.expires_at > now
@@ -86,10 +69,10 @@ pub fn is_current(t: &RefreshToken, now: DateTime<Utc>) -> bool {
 
 /// Revokes every refresh token of `family_id` and every access token issued with the family.
 ///
-/// The refresh rows are revoked in two passes. A rotation racing with this revocation inserts its
-/// successor and then re-reads its parent (`refresh_token::exchange`): a successor committed
-/// after the first pass's snapshot is either seen by the second pass, or was committed after the
-/// first pass itself, and then the re-read sees the parent revoked.
+/// The refresh rows are revoked in two passes. A rotation commits together with its successor
+/// (`token_store`): if the first pass revoked the parent first, the rotation fails; otherwise the
+/// rotation committed before the first pass finished (it waited on the parent's row lock, or
+/// SQLite serialised the writers), so the second pass sees the successor.
 pub async fn revoke_family(state: &AppState, family_id: &str) -> Result<(), OAuthError> {
     let now = state.clock.now();
     for _pass in 0..2 {

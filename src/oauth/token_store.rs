@@ -7,8 +7,17 @@
 //! written the next one gathers, so under load a batch holds about one row per concurrent request
 //! and the database sees one commit instead of dozens; alone, a request waits for one transaction
 //! as it did before.
+//!
+//! A refresh exchange also hands over the rotation of the presented token: all rotations of a
+//! batch are one conditional `UPDATE … RETURNING id` inside the batch's transaction, and a job whose
+//! token was not rotated (rotated or revoked meanwhile: reuse) writes nothing. Rotation and the
+//! successor's insert commit together, so a family revocation racing with a rotation either makes
+//! the rotation fail or, in its second pass, sees the successor (see `refresh::revoke_family`).
 
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
+use std::collections::HashSet;
 use tessera_entity::{access_tokens, refresh_tokens};
 use tokio::sync::{mpsc, oneshot};
 
@@ -20,11 +29,14 @@ const MAX_BATCH: usize = 256;
 pub struct TokenRows {
     pub access: Option<access_tokens::ActiveModel>,
     pub refresh: Option<refresh_tokens::ActiveModel>,
+    /// The refresh token (row id) this exchange rotates, and when: the rows are written only if
+    /// it is still current.
+    pub rotate: Option<(String, DateTime<Utc>)>,
 }
 
 struct Job {
     rows: TokenRows,
-    done: oneshot::Sender<Result<(), String>>,
+    done: oneshot::Sender<Result<bool, String>>,
 }
 
 /// The handle requests write through (cheap to clone).
@@ -41,12 +53,13 @@ impl TokenWriter {
         TokenWriter { tx }
     }
 
-    /// Writes `rows`; resolves once they are committed.
-    pub async fn write(&self, rows: TokenRows) -> Result<(), DbErr> {
+    /// Writes `rows`; resolves once they are committed: `Ok(true)`, or `Ok(false)` when the token
+    /// to rotate was no longer current (nothing was written).
+    pub async fn write(&self, rows: TokenRows) -> Result<bool, DbErr> {
         let (done, wait) = oneshot::channel();
         self.tx.send(Job { rows, done }).map_err(|_| DbErr::Custom("the token writer has stopped".into()))?;
         match wait.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(written)) => Ok(written),
             Ok(Err(e)) => Err(DbErr::Custom(e)),
             Err(_) => Err(DbErr::Custom("the token writer has stopped".into())),
         }
@@ -61,35 +74,75 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
         {
             jobs.push(job);
         }
-        let mut access = Vec::new();
-        let mut refresh = Vec::new();
-        let mut waiters = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            access.extend(job.rows.access);
-            refresh.extend(job.rows.refresh);
-            waiters.push(job.done);
-        }
-        let res = write_batch(&db, access, refresh).await.map_err(|e| {
-            tracing::error!(error = %e, "writing a batch of token rows failed");
-            e.to_string()
-        });
-        for w in waiters {
-            let _ = w.send(res.clone());
+        match write_batch(&db, &mut jobs).await {
+            Ok(won) => {
+                for job in jobs {
+                    let written = job.rows.rotate.as_ref().is_none_or(|(id, _)| won.contains(id));
+                    let _ = job.done.send(Ok(written));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "writing a batch of token rows failed");
+                for job in jobs {
+                    let _ = job.done.send(Err(e.to_string()));
+                }
+            }
         }
     }
 }
 
-async fn write_batch(
+/// Writes a batch; returns the ids of the refresh tokens it rotated.
+async fn write_batch(db: &DatabaseConnection, jobs: &mut [Job]) -> Result<HashSet<String>, DbErr> {
+    let rotations: Vec<(String, DateTime<Utc>)> = jobs.iter().filter_map(|j| j.rows.rotate.clone()).collect();
+    if rotations.is_empty() {
+        let access: Vec<_> = jobs.iter_mut().filter_map(|j| j.rows.access.take()).collect();
+        let refresh: Vec<_> = jobs.iter_mut().filter_map(|j| j.rows.refresh.take()).collect();
+        insert_rows(db, access, refresh).await?;
+        return Ok(HashSet::new());
+    }
+    let txn = db.begin().await?;
+    let now = rotations.iter().map(|(_, at)| *at).max().unwrap_or_else(Utc::now);
+    let mut update = Query::update();
+    update
+        .table(refresh_tokens::Entity)
+        .value(refresh_tokens::Column::RotatedAt, Some(now))
+        .and_where(refresh_tokens::Column::Id.is_in(rotations.iter().map(|(id, _)| id.clone())))
+        .and_where(refresh_tokens::Column::RotatedAt.is_null())
+        .and_where(refresh_tokens::Column::Revoked.eq(false))
+        .returning_col(refresh_tokens::Column::Id);
+    let stmt = txn.get_database_backend().build(&update);
+    let won: HashSet<String> =
+        txn.query_all_raw(stmt).await?.iter().map(|r| r.try_get::<String>("", "id")).collect::<Result<_, _>>()?;
+    let mut access = Vec::new();
+    let mut refresh = Vec::new();
+    for job in jobs.iter_mut() {
+        if job.rows.rotate.as_ref().is_none_or(|(id, _)| won.contains(id)) {
+            access.extend(job.rows.access.take());
+            refresh.extend(job.rows.refresh.take());
+        }
+    }
+    if !access.is_empty() {
+        access_tokens::Entity::insert_many(access).exec_without_returning(&txn).await?;
+    }
+    if !refresh.is_empty() {
+        refresh_tokens::Entity::insert_many(refresh).exec_without_returning(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(won)
+}
+
+/// Inserts rows outside a rotation: one statement when only one kind is present.
+async fn insert_rows(
     db: &DatabaseConnection,
     access: Vec<access_tokens::ActiveModel>,
     refresh: Vec<refresh_tokens::ActiveModel>,
 ) -> Result<(), DbErr> {
-    let single = usize::from(!access.is_empty()) + usize::from(!refresh.is_empty()) == 1;
+    let single = usize::from(!access.is_empty()) + usize::from(!refresh.is_empty()) <= 1;
     if single {
         // One statement commits atomically by itself: no BEGIN/COMMIT round trips.
         if !access.is_empty() {
             access_tokens::Entity::insert_many(access).exec_without_returning(db).await?;
-        } else {
+        } else if !refresh.is_empty() {
             refresh_tokens::Entity::insert_many(refresh).exec_without_returning(db).await?;
         }
         return Ok(());

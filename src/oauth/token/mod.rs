@@ -141,7 +141,9 @@ pub struct UserTokens<'a> {
 }
 
 /// Issues an access token, an ID token when `openid` is in scope, and a refresh token per plan.
-pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<TokenResponse, OAuthError> {
+/// With `RefreshPlan::Successor`, the parent is rotated in the same commit as the new rows; `None`
+/// means it was no longer current (a reuse) and nothing was issued.
+pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<Option<TokenResponse>, OAuthError> {
     let (family_id, parent_id, refresh_scope) = match &t.refresh {
         RefreshPlan::None => (None, None, None),
         RefreshPlan::NewFamily => (Some(uuid::Uuid::new_v4().to_string()), None, Some(t.scope.clone())),
@@ -165,7 +167,11 @@ pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<To
     } else {
         None
     };
-    let mut rows = TokenRows { access: Some(access_row), refresh: None };
+    let rotate = match &t.refresh {
+        RefreshPlan::Successor { parent_id, .. } => Some((parent_id.clone(), state.clock.now())),
+        _ => None,
+    };
+    let mut rows = TokenRows { access: Some(access_row), refresh: None, rotate };
     let refresh_token = match refresh_scope {
         Some(scope) => {
             let new = NewRefresh {
@@ -184,9 +190,11 @@ pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<To
         }
         None => None,
     };
-    // Both rows in one group-committed batch (see `token_store`).
-    state.tokens.write(rows).await?;
-    Ok(TokenResponse { access_token: access.token, token_type: "Bearer", expires_in: access.expires_in, scope: t.scope, refresh_token, id_token })
+    // Both rows (and the rotation) in one group-committed batch (see `token_store`).
+    if !state.tokens.write(rows).await? {
+        return Ok(None);
+    }
+    Ok(Some(TokenResponse { access_token: access.token, token_type: "Bearer", expires_in: access.expires_in, scope: t.scope, refresh_token, id_token }))
 }
 
 /// `POST /api/v2/oauth/token`.
