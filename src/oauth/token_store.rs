@@ -75,9 +75,8 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
             jobs.push(job);
         }
         match write_batch(&db, &mut jobs).await {
-            Ok(won) => {
-                for job in jobs {
-                    let written = job.rows.rotate.as_ref().is_none_or(|(id, _)| won.contains(id));
+            Ok(written) => {
+                for (job, written) in jobs.into_iter().zip(written) {
                     let _ = job.done.send(Ok(written));
                 }
             }
@@ -91,14 +90,14 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-/// Writes a batch; returns the ids of the refresh tokens it rotated.
-async fn write_batch(db: &DatabaseConnection, jobs: &mut [Job]) -> Result<HashSet<String>, DbErr> {
+/// Writes a batch; returns, per job, whether its rows were written (false: its rotation lost).
+async fn write_batch(db: &DatabaseConnection, jobs: &mut [Job]) -> Result<Vec<bool>, DbErr> {
     let rotations: Vec<(String, DateTime<Utc>)> = jobs.iter().filter_map(|j| j.rows.rotate.clone()).collect();
     if rotations.is_empty() {
         let access: Vec<_> = jobs.iter_mut().filter_map(|j| j.rows.access.take()).collect();
         let refresh: Vec<_> = jobs.iter_mut().filter_map(|j| j.rows.refresh.take()).collect();
         insert_rows(db, access, refresh).await?;
-        return Ok(HashSet::new());
+        return Ok(vec![true; jobs.len()]);
     }
     let txn = db.begin().await?;
     let now = rotations.iter().map(|(_, at)| *at).max().unwrap_or_else(Utc::now);
@@ -113,13 +112,21 @@ async fn write_batch(db: &DatabaseConnection, jobs: &mut [Job]) -> Result<HashSe
     let stmt = txn.get_database_backend().build(&update);
     let won: HashSet<String> =
         txn.query_all_raw(stmt).await?.iter().map(|r| r.try_get::<String>("", "id")).collect::<Result<_, _>>()?;
+    // Concurrent uses of one token can meet in one batch: the first of them wins, the rest lose.
+    let mut claimed = HashSet::new();
+    let mut written = Vec::with_capacity(jobs.len());
     let mut access = Vec::new();
     let mut refresh = Vec::new();
     for job in jobs.iter_mut() {
-        if job.rows.rotate.as_ref().is_none_or(|(id, _)| won.contains(id)) {
+        let wins = match &job.rows.rotate {
+            None => true,
+            Some((id, _)) => won.contains(id) && claimed.insert(id.clone()),
+        };
+        if wins {
             access.extend(job.rows.access.take());
             refresh.extend(job.rows.refresh.take());
         }
+        written.push(wins);
     }
     if !access.is_empty() {
         access_tokens::Entity::insert_many(access).exec_without_returning(&txn).await?;
@@ -128,7 +135,7 @@ async fn write_batch(db: &DatabaseConnection, jobs: &mut [Job]) -> Result<HashSe
         refresh_tokens::Entity::insert_many(refresh).exec_without_returning(&txn).await?;
     }
     txn.commit().await?;
-    Ok(won)
+    Ok(written)
 }
 
 /// Inserts rows outside a rotation: one statement when only one kind is present.
