@@ -248,3 +248,25 @@ impl KeyRing {
         &self.cluster
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_keys_sign_what_jsonwebtoken_and_the_jwk_verify() {
+        for name in ["RS256", "ES256", "EdDSA"] {
+            let k = crate::keygen::generate(name).unwrap();
+            let alg = parse_alg(name).unwrap();
+            let signer = Signer::from_der(&k.kid, alg, &k.private_der).unwrap();
+            let input = b"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0";
+            let sig = signer.sign(input).unwrap();
+            let key = parsed_key(&k.public_jwk).unwrap();
+            assert!(key.verify_sig(input, &sig).is_ok(), "{name}");
+            assert!(key.verify_sig(b"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ5In0", &sig).is_err(), "{name}");
+            let dec = decoding_key(&k.public_jwk).unwrap();
+            let ok = jsonwebtoken::crypto::verify(&B64.encode(&sig), input, &dec, alg).unwrap();
+            assert!(ok, "{name}: jsonwebtoken accepts the signature");
+        }
+    }
+}
