@@ -79,6 +79,7 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
     let sessions = crate::pages::session::start(&settings, db.clone(), Arc::clone(&clock))?;
     let issuer: Arc<str> = settings.issuer_str().into();
     let permissions = Arc::new(crate::rbac::PermissionService::new(db.clone(), Arc::clone(&clock), settings.redis_url.as_ref().map(|u| u.expose().as_str())));
+    let tokens = crate::oauth::token_store::TokenWriter::start(db.clone());
     let state = AppState {
         settings: Arc::new(settings),
         db,
@@ -92,6 +93,8 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
         issuer,
         pepper: Arc::new(pepper),
         permissions,
+        clients: Arc::default(),
+        tokens,
     };
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, node = %state.node_name, "node prepared");
     Ok(Node { state, cluster, _lock: lock })

@@ -8,7 +8,7 @@
 //! answer. Secrets are compared in constant time by `Client::secret_matches`.
 
 use super::error::OAuthError;
-use crate::clients::{self, Client};
+use crate::clients::Client;
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, web};
@@ -187,7 +187,7 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest, params: &Params) 
             (None, None) => return Err(refuse(state, req, None, AuthMethod::None, "client authentication is required").await),
         },
     };
-    let Some(client) = clients::find(&state.db, &client_id).await? else {
+    let Some(client) = state.clients.find(&state.db, &client_id).await? else {
         return Err(refuse(state, req, Some(&client_id), method, "unknown client").await);
     };
     if !client.is_active {

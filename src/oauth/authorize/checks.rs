@@ -7,7 +7,7 @@
 //! error to the client's redirect URI with `state` and `iss`.
 
 use super::request::Params;
-use crate::clients::{self, Client};
+use crate::clients::Client;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::state::AppState;
 
@@ -120,7 +120,7 @@ async fn client_is_known_and_active(state: &AppState, params: &Params) -> Result
         return Err(page("client_id is repeated"));
     }
     let client_id = params.get("client_id").ok_or_else(|| page("client_id is missing"))?;
-    match clients::find(&state.db, client_id).await {
+    match state.clients.find(&state.db, client_id).await {
         Ok(Some(c)) if c.is_active => Ok(c),
         Ok(_) => Err(Rejection::Page(invalid("unknown or inactive client"))),
         Err(e) => Err(Rejection::Page(e.into())),
