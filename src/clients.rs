@@ -8,6 +8,9 @@ use chrono::Utc;
 use hmac::{Hmac, Mac};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tessera_actors::crypto::{ct_eq, random_token};
 use tessera_entity::oauth_clients as entity;
 
@@ -104,6 +107,66 @@ pub async fn find(db: &DatabaseConnection, client_id: &str) -> Result<Option<Cli
     Ok(entity::Entity::find().filter(entity::Column::ClientId.eq(client_id)).one(db).await?.map(Client::from))
 }
 
+/// How long a client row read for a request may be reused by later requests of this process.
+pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// A short-lived in-process cache of client rows for the request path (client authentication and
+/// authorization requests read the same few clients thousands of times a second).
+///
+/// Every client write made in this process through an `ActiveModel` (admin API, console) bumps
+/// `oauth_clients::generation()`, which empties the cache; writes elsewhere (the CLI, another node)
+/// are seen within [`CLIENT_CACHE_TTL`]. Unknown clients are not cached, so a new client works at once.
+#[derive(Default)]
+pub struct ClientCache {
+    inner: Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    generation: u64,
+    entries: HashMap<String, (Instant, Arc<Client>)>,
+}
+
+impl ClientCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The client `client_id`, from the cache when fresh, else from the database.
+    pub async fn find(&self, db: &DatabaseConnection, client_id: &str) -> Result<Option<Client>, DbErr> {
+        let generation = entity::generation();
+        {
+            let mut st = self.lock();
+            if st.generation != generation {
+                st.entries.clear();
+                st.generation = generation;
+            }
+            if let Some((at, c)) = st.entries.get(client_id)
+                && at.elapsed() < CLIENT_CACHE_TTL
+            {
+                return Ok(Some(Client::clone(c)));
+            }
+        }
+        let found = find(db, client_id).await?;
+        if let Some(c) = &found {
+            let mut st = self.lock();
+            // A write during the read may have produced what we hold: keep it only if none happened.
+            if st.generation == generation && entity::generation() == generation {
+                if st.entries.len() >= 10_000 {
+                    st.entries.retain(|_, (at, _)| at.elapsed() < CLIENT_CACHE_TTL);
+                }
+                st.entries.insert(client_id.to_string(), (Instant::now(), Arc::new(c.clone())));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Drops every cached client (after a write that bypasses `ActiveModel`).
+    pub fn invalidate() {
+        entity::bump_generation();
+    }
+}
+
 /// What registration needs; defaults as the CLI documents them.
 #[derive(Debug, Clone)]
 pub struct NewClient {
@@ -189,8 +252,8 @@ pub async fn register(db: &DatabaseConnection, pepper: &[u8; 32], new: NewClient
     Ok((Client::from(saved), secret))
 }
 
-/// The client-secret pepper: HMAC-SHA-256 of a fixed label under the key-encryption key (the same
-/// derivation `server::prepare` uses), so the CLI and the server hash secrets alike.
+/// The client-secret pepper: HMAC-SHA-256 of a fixed label under the key-encryption key. The one
+/// derivation: `server::prepare` and the CLI both call it, so they hash secrets alike.
 pub fn derive_pepper(kek: &[u8; 32]) -> [u8; 32] {
     let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(kek) else { return [0u8; 32] };
     mac.update(b"tessera client-secret pepper v1");

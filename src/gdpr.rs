@@ -16,7 +16,9 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Query
 use serde_json::{Value, json};
 use tessera_actors::audit::Flush;
 use tessera_cluster::{ClusterError, Command};
-use tessera_entity::{access_tokens, audit_logs, authorization_codes, consents, refresh_tokens, roles, sessions, user_roles, users};
+use tessera_actors::sessions::{self, EndAllForUser, ListForUser, SessionError};
+use tessera_entity::sessions as sessions_table;
+use tessera_entity::{access_tokens, audit_logs, authorization_codes, consents, refresh_tokens, roles, user_roles, users};
 
 /// Most audit rows an export carries (the newest).
 pub const EXPORT_AUDIT_LIMIT: u64 = 10_000;
@@ -31,6 +33,8 @@ pub enum GdprError {
     Db(#[from] DbErr),
     #[error(transparent)]
     Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Sessions(#[from] SessionError),
 }
 
 /// What an erasure did.
@@ -77,7 +81,7 @@ async fn flush_audit(state: &AppState) {
 
 /// Everything held about the user, or `None` if there is no such user. No password hash, no
 /// token or code hash.
-pub async fn export(state: &AppState, user_id: &str) -> Result<Option<Value>, DbErr> {
+pub async fn export(state: &AppState, user_id: &str) -> Result<Option<Value>, GdprError> {
     let db = &state.db;
     let now = state.clock.now();
     let Some(user) = users::Entity::find_by_id(user_id.to_string()).one(db).await? else { return Ok(None) };
@@ -93,10 +97,8 @@ pub async fn export(state: &AppState, user_id: &str) -> Result<Option<Value>, Db
         .into_iter()
         .map(|c| json!({ "client_id": c.client_id, "scopes": c.scopes.split_whitespace().collect::<Vec<_>>(), "created_at": views::ts(c.created_at), "updated_at": views::ts(c.updated_at) }))
         .collect();
-    // MERGE: sessions may live in Redis (session actor); read them through it.
-    let sessions: Vec<Value> = sessions::Entity::find()
-        .filter(sessions::Column::UserId.eq(user_id))
-        .all(db)
+    // Through the sessions actor: they may live in Redis. Everything still held, expired or not.
+    let sessions: Vec<Value> = sessions::ask(&state.sessions, ListForUser { user_id: user_id.to_string(), include_expired: true })
         .await?
         .into_iter()
         .map(|s| json!({ "auth_time": views::ts(s.auth_time), "last_seen_at": views::ts(s.last_seen_at), "expires_at": views::ts(s.expires_at), "ip_address": s.ip_address, "user_agent": s.user_agent, "created_at": views::ts(s.created_at) }))
@@ -240,14 +242,17 @@ pub async fn erase(state: &AppState, user_id: &str) -> Result<Erasure, GdprError
         return Err(GdprError::NotFound);
     }
     let revoked = revoke_access_tokens(state, Condition::all().add(access_tokens::Column::UserId.eq(user_id)), now).await?;
+    // Sessions are ended through the actor (they may live in Redis), before the rows go: a retry
+    // after a failure below finds none left to end, and none can outlive the user.
+    let sessions = sessions::ask(&state.sessions, EndAllForUser(user_id.to_string())).await?;
     flush_audit(state).await;
     let alias = pseudonym(&state.pepper, user_id);
     let txn = state.db.begin().await?;
     access_tokens::Entity::delete_many().filter(access_tokens::Column::UserId.eq(user_id)).exec(&txn).await?;
     let refresh = refresh_tokens::Entity::delete_many().filter(refresh_tokens::Column::UserId.eq(user_id)).exec(&txn).await?.rows_affected;
     authorization_codes::Entity::delete_many().filter(authorization_codes::Column::UserId.eq(user_id)).exec(&txn).await?;
-    // MERGE: end sessions through the session actor: state.sessions.send(EndAllForUser(id)) (branch `front`).
-    let sessions = sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user_id)).exec(&txn).await?.rows_affected;
+    // The table too, in case sessions moved from the database to Redis since they were made.
+    sessions_table::Entity::delete_many().filter(sessions_table::Column::UserId.eq(user_id)).exec(&txn).await?;
     consents::Entity::delete_many().filter(consents::Column::UserId.eq(user_id)).exec(&txn).await?;
     user_roles::Entity::delete_many().filter(user_roles::Column::UserId.eq(user_id)).exec(&txn).await?;
     // Assignments this user made for others keep only the pseudonym of who made them.

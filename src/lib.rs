@@ -20,3 +20,4 @@ pub mod pages;
 pub mod admin;
 pub mod gdpr;
 pub mod rbac;
+pub mod console;

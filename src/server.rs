@@ -6,7 +6,6 @@
 use crate::{datadir, db, http, state::AppState};
 use actix::Actor;
 use actix_web::{App, HttpServer, web};
-use hmac::{Hmac, Mac};
 use std::net::TcpListener;
 use std::sync::Arc;
 use tessera_actors::audit::{AuditActor, Flush};
@@ -73,15 +72,14 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
     };
     let keys = KeyActor::new(Arc::clone(&ring), kek, Arc::clone(&clock), policy).start();
 
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&kek).map_err(|e| anyhow::anyhow!("{e}"))?;
-    mac.update(b"tessera client-secret pepper v1");
-    let pepper: [u8; 32] = mac.finalize().into_bytes().into();
+    let pepper = crate::clients::derive_pepper(&kek);
 
     let codes = CodeActor::new(db.clone(), Arc::clone(&clock), settings.authorization_code_ttl).start();
     let audit = AuditActor::new(db.clone()).start();
     let sessions = crate::pages::session::start(&settings, db.clone(), Arc::clone(&clock))?;
     let issuer: Arc<str> = settings.issuer_str().into();
     let permissions = Arc::new(crate::rbac::PermissionService::new(db.clone(), Arc::clone(&clock), settings.redis_url.as_ref().map(|u| u.expose().as_str())));
+    let tokens = crate::oauth::token_store::TokenWriter::start(db.clone());
     let state = AppState {
         settings: Arc::new(settings),
         db,
@@ -95,6 +93,8 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
         issuer,
         pepper: Arc::new(pepper),
         permissions,
+        clients: Arc::default(),
+        tokens,
     };
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, node = %state.node_name, "node prepared");
     Ok(Node { state, cluster, _lock: lock })

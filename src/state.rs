@@ -28,4 +28,8 @@ pub struct AppState {
     pub pepper: Arc<[u8; 32]>,
     /// Effective RBAC permissions, cached (Redis or in process).
     pub permissions: Arc<crate::rbac::PermissionService>,
+    /// Client rows cached for a few seconds for the request path.
+    pub clients: Arc<crate::clients::ClientCache>,
+    /// Group commit of access- and refresh-token rows.
+    pub tokens: crate::oauth::token_store::TokenWriter,
 }

@@ -5,10 +5,12 @@
 mod areas;
 mod gdpr;
 mod rbac;
+mod sessions;
 mod users;
 
 use crate::common::TestServer;
 use crate::common::admin::*;
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use tessera::admin::routes::{Access, ROUTES};
 use tessera_cluster::Command;
@@ -77,6 +79,48 @@ async fn every_route_needs_a_valid_token() {
         let res = call(&srv, method(r.verb), &fill(r.path, NO_SUCH_ID), Some(&good), r.request.map(|_| json!({}))).await;
         assert_ne!(res.status, 401, "{} {}: {}", r.verb.as_str(), r.path, res.text);
     }
+    srv.stop().await;
+}
+
+#[actix_web::test]
+async fn the_admin_api_needs_a_user_token_with_the_admin_scope() {
+    use crate::common::tokens::{register, token, tokens_for};
+    let srv = TestServer::start().await;
+    let (root_id, _) = user_with_token(&srv, "root", &["super_admin"]).await;
+
+    // A super administrator's token for some other application: valid, but not for this API.
+    let mut other_app = claims(&srv, &root_id);
+    other_app["scope"] = json!("openid profile");
+    let other_app = sign(&srv, &other_app, "at+jwt").await;
+    for r in protected() {
+        let res = call(&srv, method(r.verb), &fill(r.path, NO_SUCH_ID), Some(&other_app), r.request.map(|_| json!({}))).await;
+        let what = format!("{} {}", r.verb.as_str(), r.path);
+        assert_eq!(res.status, 403, "{what}: {}", res.text);
+        assert_eq!(res.body["error"], "insufficient_scope", "{what}");
+        let challenge = res.headers.get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"admin\""), "{what}: {challenge:?}");
+    }
+
+    // Clients can ask for it: discovery lists it.
+    let discovery: Value = crate::common::client().get(srv.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    assert!(discovery["scopes_supported"].as_array().unwrap().contains(&json!("admin")), "{discovery}");
+
+    // Through the token endpoint: the same user's token works with the admin scope only.
+    let user = tessera_entity::users::Entity::find_by_id(root_id.clone()).one(&srv.state.db).await.unwrap().unwrap();
+    let console = register(&srv, false, &["authorization_code", "refresh_token", "client_credentials"], &["openid", "profile", "admin"]).await;
+    let with_admin = tokens_for(&srv, &console, &user, "openid admin").await;
+    assert_eq!(get(&srv, "/api/v2/users", with_admin["access_token"].as_str().unwrap()).await.status, 200);
+    let without = tokens_for(&srv, &console, &user, "openid profile").await;
+    let res = get(&srv, "/api/v2/users", without["access_token"].as_str().unwrap()).await;
+    assert_eq!((res.status, res.body["error"].as_str()), (403, Some("insufficient_scope")), "{}", res.text);
+
+    // A client-credentials token (no user; sub is the client) is refused even with the scope.
+    let cc = token(&srv, &console, &[("grant_type", "client_credentials"), ("scope", "admin")]).await;
+    assert_eq!(cc.status(), 200);
+    let cc: Value = cc.json().await.unwrap();
+    assert_eq!(cc["scope"], "admin");
+    let res = get(&srv, "/api/v2/users", cc["access_token"].as_str().unwrap()).await;
+    assert_eq!((res.status, res.body["error"].as_str()), (401, Some("invalid_token")), "{}", res.text);
     srv.stop().await;
 }
 

@@ -136,3 +136,102 @@ async fn metrics_listener_exposes_the_seed_metric_names() {
     assert_eq!(client().get(srv.url("/metrics")).send().await.unwrap().status(), 404);
     srv.stop().await;
 }
+
+/// The value of one series (`name{labels}`) in a Prometheus text exposition; 0 when absent.
+fn series(text: &str, name: &str) -> u64 {
+    text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' '))).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+#[actix_web::test]
+async fn protocol_events_are_counted_in_the_metrics() {
+    use crate::common::admin::{get, user_with_token};
+    use crate::common::flow::{account, submit_login};
+    use crate::common::tokens::{post_as, register, token};
+    // The counters are process-wide and other tests run alongside: each must grow by at least
+    // what this test did.
+    let srv = TestServer::start().await;
+    let read = |name: &str| series(&tessera::metrics::render(&srv.state), name);
+    const ISSUED_CC: &str = "oauth_token_issued_total{grant_type=\"client_credentials\"}";
+    let names = [
+        ISSUED_CC,
+        "oauth_token_revoked_total",
+        "oauth_login_attempts_total",
+        "oauth_login_failures_total",
+        "oauth_authorization_requests_total",
+        "oauth_authorization_latency_ms_count",
+        "oauth_cache_hits_total",
+        "oauth_cache_misses_total",
+    ];
+    let before: Vec<u64> = names.iter().map(|n| read(n)).collect();
+
+    let service = register(&srv, false, &["client_credentials"], &["api.read"]).await;
+    let res = token(&srv, &service, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    let revoked = post_as(&srv, "/api/v2/oauth/revoke", &service, &[("token", body["access_token"].as_str().unwrap())]).await;
+    assert_eq!(revoked.status(), 200);
+
+    let user = account(&srv, "metered").await;
+    let failed = submit_login(&srv, &client(), "/login", &user.username, "Wrong-Password-1").await;
+    assert_eq!(failed.status(), 401);
+    assert_eq!(client().get(srv.url("/api/v2/oauth/authorize?client_id=nobody")).send().await.unwrap().status(), 400);
+
+    let (_, admin) = user_with_token(&srv, "counted", &["super_admin"]).await;
+    assert_eq!(get(&srv, "/api/v2/users", &admin).await.status, 200); // permissions loaded: a miss
+    assert_eq!(get(&srv, "/api/v2/users", &admin).await.status, 200); // then cached: a hit
+
+    for (name, was) in names.iter().zip(before) {
+        assert!(read(name) > was, "{name} did not grow from {was}");
+    }
+    assert!(tessera::metrics::render(&srv.state).contains(ISSUED_CC));
+    srv.stop().await;
+}
+
+/// One CLIENT_AUTH_FAILED row (token endpoint), one PERMISSION_DENIED row (admin API) and one
+/// USER_LOGIN_FAILED row (login page), each from a request claiming `X-Forwarded-For: 203.0.113.50`;
+/// returns the addresses the three rows recorded.
+async fn recorded_addresses(srv: &TestServer) -> Vec<Option<String>> {
+    use crate::common::admin::{audit_rows, user_with_token};
+    use crate::common::flow::account;
+    const FORGED: (&str, &str) = ("x-forwarded-for", "198.51.100.99, 203.0.113.50");
+    let res = client()
+        .post(srv.url("/api/v2/oauth/token"))
+        .header(FORGED.0, FORGED.1)
+        .form(&[("grant_type", "client_credentials"), ("client_id", "tsr_nobody"), ("client_secret", "nothing")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let (_, token) = user_with_token(srv, "plain", &["user"]).await;
+    let res = client().get(srv.url("/api/v2/users")).bearer_auth(&token).header(FORGED.0, FORGED.1).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    let user = account(srv, "walker").await;
+    let http = client();
+    let page = http.get(srv.url("/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::common::flow::input_value(&page, "csrf_token").unwrap();
+    let res = http.post(srv.url("/login")).header(FORGED.0, FORGED.1).form(&[("username", user.username.as_str()), ("password", "Wrong-Password-1"), ("csrf_token", &csrf)]).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let mut out = Vec::new();
+    for action in ["CLIENT_AUTH_FAILED", "PERMISSION_DENIED", "USER_LOGIN_FAILED"] {
+        let rows = audit_rows(srv, action).await;
+        assert_eq!(rows.len(), 1, "{action}");
+        out.push(rows[0].ip_address.clone());
+    }
+    out
+}
+
+#[actix_web::test]
+async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+    let direct = TestServer::start().await;
+    let peer = Some("127.0.0.1".to_string());
+    assert_eq!(recorded_addresses(&direct).await, vec![peer.clone(); 3], "a forged X-Forwarded-For from an untrusted peer is ignored");
+    direct.stop().await;
+
+    let proxied = TestServer::start_with(|env| {
+        env.insert("TRUSTED_PROXIES".into(), "127.0.0.1".into());
+    })
+    .await;
+    let client_addr = Some("203.0.113.50".to_string());
+    assert_eq!(recorded_addresses(&proxied).await, vec![client_addr; 3], "behind a trusted proxy the nearest untrusted hop is the client");
+    proxied.stop().await;
+}

@@ -12,3 +12,7 @@ mod sessions;
 mod users;
 mod tokens;
 mod admin_api;
+mod console;
+mod deploy;
+mod webdriver;
+mod cluster_haproxy;

@@ -130,7 +130,7 @@ async fn openidconnect_relying_party_runs_the_whole_flow() {
     let logout = format!(
         "{}?id_token_hint={}&post_logout_redirect_uri={}&state=bye",
         srv.url("/api/v2/oauth/logout"),
-        id_token.to_string(),
+        id_token,
         urlencode("http://127.0.0.1:9/signed-out")
     );
     let res = browser.get(&logout).send().await.unwrap();

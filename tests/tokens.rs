@@ -2,8 +2,7 @@
 //! authentication, JWT access and ID tokens, refresh rotation, userinfo, introspection,
 //! revocation, and the `client create` CLI.
 
-#[path = "common/tokens.rs"]
-mod helpers;
+use crate::common::tokens as helpers;
 mod more;
 mod wire;
 

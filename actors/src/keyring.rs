@@ -2,24 +2,119 @@
 //!
 //! Rebuilt whenever the cluster applies an entry. Holds the parsed verifying keys (by kid), the
 //! current signer per algorithm (decrypted from its sealed private key), and the rendered JWKS body.
+//!
+//! Keys are parsed once here, into aws-lc key pairs and parsed public keys, so signing and
+//! verifying a token does no DER or JWK parsing on the request path.
 
 use crate::crypto;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey, RsaKeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use tessera_cluster::{Cluster, KeyRecord, KeyState};
 
-/// A key this node may sign with.
+/// A parsed private key.
+enum SigningKey {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+/// Signing failed (aws-lc reported an error; never expected with a parsed key).
+#[derive(Debug, thiserror::Error)]
+#[error("signing failed")]
+pub struct SignError;
+
+/// A key this node may sign with: the private key parsed once, used for every token by
+/// [`Signer::sign`]; `encoding` is the same key for code that signs through jsonwebtoken.
 pub struct Signer {
     pub kid: String,
     pub alg: Algorithm,
     pub encoding: EncodingKey,
+    key: SigningKey,
+    rng: SystemRandom,
 }
 
-/// A key tokens may be verified with.
+impl Signer {
+    /// Parses `der` (PKCS#1 for RS256, PKCS#8 for ES256 and EdDSA).
+    pub fn from_der(kid: &str, alg: Algorithm, der: &[u8]) -> Result<Signer, String> {
+        let (key, encoding) = match alg {
+            Algorithm::RS256 => (SigningKey::Rsa(RsaKeyPair::from_der(der).map_err(|e| e.to_string())?), EncodingKey::from_rsa_der(der)),
+            Algorithm::ES256 => (
+                SigningKey::Ec(
+                    EcdsaKeyPair::from_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|e| e.to_string())?,
+                ),
+                EncodingKey::from_ec_der(der),
+            ),
+            Algorithm::EdDSA => {
+                (SigningKey::Ed(Ed25519KeyPair::from_pkcs8(der).map_err(|e| e.to_string())?), EncodingKey::from_ed_der(der))
+            }
+            other => return Err(format!("unsupported algorithm {other:?}")),
+        };
+        Ok(Signer { kid: kid.to_string(), alg, encoding, key, rng: SystemRandom::new() })
+    }
+
+    /// The JWS signature of `input` (the ASCII `header.payload`), as raw bytes.
+    pub fn sign(&self, input: &[u8]) -> Result<Vec<u8>, SignError> {
+        match &self.key {
+            SigningKey::Rsa(k) => {
+                let mut out = vec![0u8; k.public_modulus_len()];
+                k.sign(&sig::RSA_PKCS1_SHA256, &self.rng, input, &mut out).map_err(|_| SignError)?;
+                Ok(out)
+            }
+            SigningKey::Ec(k) => Ok(k.sign(&self.rng, input).map_err(|_| SignError)?.as_ref().to_vec()),
+            SigningKey::Ed(k) => Ok(k.sign(input).as_ref().to_vec()),
+        }
+    }
+
+    /// The public key's raw bytes (for tests and diagnostics).
+    pub fn public_key(&self) -> Vec<u8> {
+        match &self.key {
+            SigningKey::Rsa(k) => k.public_key().as_ref().to_vec(),
+            SigningKey::Ec(k) => k.public_key().as_ref().to_vec(),
+            SigningKey::Ed(k) => k.public_key().as_ref().to_vec(),
+        }
+    }
+}
+
+/// A key tokens may be verified with: `key` is parsed once and checks compact JWS signatures;
+/// `decoding` is the same key for code that verifies through jsonwebtoken.
 pub struct Verifier {
     pub alg: Algorithm,
     pub decoding: DecodingKey,
+    key: ParsedPublicKey,
+}
+
+impl Verifier {
+    /// Whether `signature` (raw bytes) is a valid signature of `input` by this key.
+    pub fn verify(&self, input: &[u8], signature: &[u8]) -> bool {
+        self.key.verify_sig(input, signature).is_ok()
+    }
+}
+
+fn parsed_key(jwk: &serde_json::Value) -> Option<ParsedPublicKey> {
+    let b = |k: &str| jwk.get(k).and_then(|v| v.as_str()).and_then(|v| B64.decode(v).ok());
+    match jwk.get("kty")?.as_str()? {
+        "RSA" => sig::RsaPublicKeyComponents { n: b("n")?, e: b("e")? }
+            .to_parsed_public_key(&sig::RSA_PKCS1_2048_8192_SHA256)
+            .ok(),
+        "EC" => {
+            let (x, y) = (b("x")?, b("y")?);
+            if x.len() != 32 || y.len() != 32 {
+                return None;
+            }
+            let mut point = Vec::with_capacity(65);
+            point.push(4u8);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            ParsedPublicKey::new(&sig::ECDSA_P256_SHA256_FIXED, point).ok()
+        }
+        "OKP" => ParsedPublicKey::new(&sig::ED25519, b("x")?).ok(),
+        _ => None,
+    }
 }
 
 #[derive(Default)]
@@ -102,11 +197,13 @@ impl KeyRing {
         let mut st = RingState { applied, ..RingState::default() };
         let mut jwks = Vec::new();
         for k in keys.iter().filter(|k| k.state != KeyState::Retired) {
-            let (Some(alg), Some(dec)) = (parse_alg(&k.alg), decoding_key(&k.public_jwk)) else {
+            let (Some(alg), Some(dec), Some(key)) =
+                (parse_alg(&k.alg), decoding_key(&k.public_jwk), parsed_key(&k.public_jwk))
+            else {
                 tracing::warn!(kid = %k.kid, "unusable public key in key set");
                 continue;
             };
-            st.verifiers.insert(k.kid.clone(), Arc::new(Verifier { alg, decoding: dec }));
+            st.verifiers.insert(k.kid.clone(), Arc::new(Verifier { alg, decoding: dec, key }));
             jwks.push(k.public_jwk.clone());
         }
         for (alg_name, k) in current_signers(&keys) {
@@ -118,19 +215,19 @@ impl KeyRing {
                     continue;
                 }
             };
-            let encoding = match alg {
-                Algorithm::RS256 => EncodingKey::from_rsa_der(&der),
-                Algorithm::ES256 => EncodingKey::from_ec_der(&der),
-                _ => EncodingKey::from_ed_der(&der),
-            };
-            st.signers.insert(alg_name.to_string(), Arc::new(Signer { kid: k.kid.clone(), alg, encoding }));
+            match Signer::from_der(&k.kid, alg, &der) {
+                Ok(signer) => {
+                    st.signers.insert(alg_name.to_string(), Arc::new(signer));
+                }
+                Err(e) => tracing::error!(kid = %k.kid, error = %e, "cannot parse signing key"),
+            }
         }
         st.jwks = Arc::new(serde_json::json!({ "keys": jwks }).to_string());
         let new = Arc::new(st);
-        if let Ok(mut w) = self.state.write() {
-            if w.applied <= new.applied {
-                *w = new;
-            }
+        if let Ok(mut w) = self.state.write()
+            && w.applied <= new.applied
+        {
+            *w = new;
         }
     }
 
@@ -149,5 +246,27 @@ impl KeyRing {
 
     pub fn cluster(&self) -> &Cluster {
         &self.cluster
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_keys_sign_what_jsonwebtoken_and_the_jwk_verify() {
+        for name in ["RS256", "ES256", "EdDSA"] {
+            let k = crate::keygen::generate(name).unwrap();
+            let alg = parse_alg(name).unwrap();
+            let signer = Signer::from_der(&k.kid, alg, &k.private_der).unwrap();
+            let input = b"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0";
+            let sig = signer.sign(input).unwrap();
+            let key = parsed_key(&k.public_jwk).unwrap();
+            assert!(key.verify_sig(input, &sig).is_ok(), "{name}");
+            assert!(key.verify_sig(b"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ5In0", &sig).is_err(), "{name}");
+            let dec = decoding_key(&k.public_jwk).unwrap();
+            let ok = jsonwebtoken::crypto::verify(&B64.encode(&sig), input, &dec, alg).unwrap();
+            assert!(ok, "{name}: jsonwebtoken accepts the signature");
+        }
     }
 }

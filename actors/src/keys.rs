@@ -46,27 +46,43 @@ pub struct KeyActor {
     busy: bool,
 }
 
-/// Generates a key pair off the event loop, seals it and proposes it as Published.
-async fn add_key(ring: Arc<KeyRing>, kek: [u8; 32], alg: String, at: i64) -> Result<String, KeyError> {
+/// Timestamps in the key set are whole seconds, and followers apply an entry a moment after the
+/// leader: every wait of the schedule adds this much, so that it holds on every node (one second
+/// for the truncation, one for replication).
+pub const SLACK_SECS: i64 = 2;
+
+/// Generates a key pair off the event loop and seals it under the KEK (not yet proposed).
+async fn generate(kek: [u8; 32], alg: String) -> Result<KeyRecord, KeyError> {
     let generated = tokio::task::spawn_blocking(move || keygen::generate(&alg))
         .await
         .map_err(|e| KeyError::Generate(e.to_string()))?
         .map_err(|e| KeyError::Generate(e.to_string()))?;
     let sealed = crate::crypto::seal(&kek, generated.kid.as_bytes(), &generated.private_der);
-    let kid = generated.kid.clone();
-    let key = KeyRecord {
+    Ok(KeyRecord {
         kid: generated.kid,
         alg: generated.alg,
         public_jwk: generated.public_jwk,
         sealed_private_key: sealed,
         state: KeyState::Published,
-        created_at: at,
+        created_at: 0,
         activated_at: None,
         retired_at: None,
-    };
+    })
+}
+
+/// Proposes a generated key as Published at `at`. `at` must be read after the generation (which
+/// can take a second for RSA): the JWKS max-age wait before activation counts from it.
+async fn publish(ring: &KeyRing, key: KeyRecord, at: i64) -> Result<String, KeyError> {
+    let kid = key.kid.clone();
     ring.cluster().propose(Command::AddKey { key, at }).await?;
     ring.refresh();
     Ok(kid)
+}
+
+/// Generates a key and publishes it, stamped with the clock once the key exists.
+async fn add_key(ring: Arc<KeyRing>, kek: [u8; 32], alg: String, clock: SharedClock) -> Result<String, KeyError> {
+    let key = generate(kek, alg).await?;
+    publish(&ring, key, clock.unix()).await
 }
 
 /// First start: make sure every required algorithm has an active key. A brand-new key set has never
@@ -79,7 +95,7 @@ pub async fn ensure_initial_keys(ring: &Arc<KeyRing>, kek: [u8; 32], algorithms:
         }
         let kid = match keys.iter().find(|k| &k.alg == alg && k.state == KeyState::Published) {
             Some(k) => k.kid.clone(),
-            None => add_key(Arc::clone(ring), kek, alg.clone(), now).await?,
+            None => publish(ring, generate(kek, alg.clone()).await?, now).await?,
         };
         ring.cluster().propose(Command::ActivateKey { kid, at: now }).await?;
         tracing::info!(alg = %alg, "generated initial signing key");
@@ -92,7 +108,7 @@ pub async fn ensure_initial_keys(ring: &Arc<KeyRing>, kek: [u8; 32], algorithms:
 pub fn next_step(keys: &[KeyRecord], policy: &KeyPolicy, now: i64) -> Option<Step> {
     let max_age = policy.jwks_max_age.as_secs() as i64;
     // 1. Activate a published key once every JWKS cache has had time to see it.
-    if let Some(k) = keys.iter().find(|k| k.state == KeyState::Published && now >= k.created_at + max_age) {
+    if let Some(k) = keys.iter().find(|k| k.state == KeyState::Published && now >= k.created_at + max_age + SLACK_SECS) {
         return Some(Step::Command(Command::ActivateKey { kid: k.kid.clone(), at: now }));
     }
     // 2. Retire a superseded key once every token it signed has expired.
@@ -104,8 +120,8 @@ pub fn next_step(keys: &[KeyRecord], policy: &KeyPolicy, now: i64) -> Option<Ste
             continue;
         }
         let superseded_at = cur.activated_at.unwrap_or(cur.created_at);
-        // +1 s: a token signed in the same second as the switch must expire before its key goes.
-        if now >= superseded_at + lifetime + 1 {
+        // A token signed just after the switch (by a node yet to apply it) must expire first.
+        if now >= superseded_at + lifetime + SLACK_SECS {
             return Some(Step::Command(Command::RetireKey { kid: k.kid.clone(), at: now }));
         }
     }
@@ -140,11 +156,11 @@ impl KeyActor {
         let now = self.clock.unix();
         let Some(step) = next_step(&cluster.keys(), &self.policy, now) else { return };
         self.busy = true;
-        let (ring, kek) = (Arc::clone(&self.ring), self.kek);
+        let (ring, kek, clock) = (Arc::clone(&self.ring), self.kek, Arc::clone(&self.clock));
         let fut = async move {
             let res = match step {
                 Step::Command(cmd) => ring.cluster().propose(cmd).await.map(|_| ring.refresh()).map_err(KeyError::from),
-                Step::Generate(alg) => add_key(ring, kek, alg, now).await.map(|_| ()),
+                Step::Generate(alg) => add_key(ring, kek, alg, clock).await.map(|_| ()),
             };
             if let Err(e) = res {
                 tracing::warn!(error = %e, "key schedule step failed; will retry");
@@ -173,11 +189,11 @@ impl Handler<Rotate> for KeyActor {
     type Result = ResponseFuture<Result<Vec<String>, KeyError>>;
 
     fn handle(&mut self, _: Rotate, _: &mut Self::Context) -> Self::Result {
-        let (ring, kek, algs, now) = (Arc::clone(&self.ring), self.kek, self.policy.algorithms.clone(), self.clock.unix());
+        let (ring, kek, algs, clock) = (Arc::clone(&self.ring), self.kek, self.policy.algorithms.clone(), Arc::clone(&self.clock));
         Box::pin(async move {
             let mut kids = Vec::new();
             for alg in algs {
-                kids.push(add_key(Arc::clone(&ring), kek, alg, now).await?);
+                kids.push(add_key(Arc::clone(&ring), kek, alg, Arc::clone(&clock)).await?);
             }
             Ok(kids)
         })
@@ -213,15 +229,15 @@ mod tests {
     #[test]
     fn published_key_waits_for_the_jwks_max_age() {
         let keys = vec![key("a", KeyState::Active, 0, Some(0)), key("b", KeyState::Published, 50, None)];
-        assert_eq!(next_step(&keys, &policy(), 59), None);
-        assert_eq!(next_step(&keys, &policy(), 60), Some(Step::Command(Command::ActivateKey { kid: "b".into(), at: 60 })));
+        assert_eq!(next_step(&keys, &policy(), 61), None);
+        assert_eq!(next_step(&keys, &policy(), 62), Some(Step::Command(Command::ActivateKey { kid: "b".into(), at: 62 })));
     }
 
     #[test]
     fn superseded_key_retires_only_after_its_tokens_expire() {
         let keys = vec![key("a", KeyState::Active, 0, Some(0)), key("b", KeyState::Active, 50, Some(60))];
-        assert_eq!(next_step(&keys, &policy(), 120), None);
-        assert_eq!(next_step(&keys, &policy(), 121), Some(Step::Command(Command::RetireKey { kid: "a".into(), at: 121 })));
+        assert_eq!(next_step(&keys, &policy(), 121), None);
+        assert_eq!(next_step(&keys, &policy(), 122), Some(Step::Command(Command::RetireKey { kid: "a".into(), at: 122 })));
     }
 
     #[test]

@@ -10,4 +10,5 @@ pub mod keyring;
 pub mod keys;
 pub mod audit;
 pub mod codes;
+pub mod session_store;
 pub mod sessions;

@@ -2,7 +2,8 @@
 //!
 //! A session is identified by a random 256-bit cookie value; only its SHA-256 is stored, in the
 //! `sessions` table or — when `REDIS_URL` is set — in Redis under `tessera:session:<sha256>` (with a
-//! TTL) plus a per-user set `tessera:user-sessions:<user_id>`. Lookups enforce the idle timeout
+//! TTL) plus a per-user set `tessera:user-sessions:<user_id>` (see [`crate::session_store`]). The
+//! admin API and GDPR export list and end sessions through this actor too, so both stores answer. Lookups enforce the idle timeout
 //! (from `last_seen_at`) and the absolute lifetime (`expires_at`), both against the shared clock, and
 //! touch `last_seen_at`. Lookups are cached on this node for a few seconds; ending a session clears
 //! it from this node's cache at once (another node may still accept it for up to [`CACHE_FOR`]).
@@ -10,16 +11,15 @@
 
 use crate::clock::SharedClock;
 use crate::crypto::{random_token, sha256_hex};
+use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use redis::aio::ConnectionManager;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tessera_entity::sessions as table;
+
+pub use crate::session_store::{SessionPage, SessionStore};
 
 /// How long a lookup is served from this node's cache.
 pub const CACHE_FOR: Duration = Duration::from_secs(5);
@@ -66,152 +66,6 @@ pub struct SessionPolicy {
     pub absolute: Duration,
 }
 
-/// Where sessions live.
-#[derive(Clone)]
-pub enum SessionStore {
-    Database(DatabaseConnection),
-    Redis(ConnectionManager),
-}
-
-impl SessionStore {
-    /// A Redis store that connects lazily (a Redis outage at start does not stop the server).
-    pub fn redis(url: &str) -> Result<SessionStore, SessionError> {
-        let client = redis::Client::open(url)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1);
-        Ok(SessionStore::Redis(ConnectionManager::new_lazy_with_config(client, config)?))
-    }
-}
-
-fn session_key(id: &str) -> String {
-    format!("tessera:session:{id}")
-}
-
-fn user_key(user_id: &str) -> String {
-    format!("tessera:user-sessions:{user_id}")
-}
-
-fn secs(d: chrono::Duration) -> u64 {
-    d.num_seconds().max(1) as u64
-}
-
-impl SessionStore {
-    async fn insert(&self, s: &Session, policy: SessionPolicy) -> Result<(), SessionError> {
-        match self {
-            SessionStore::Database(db) => {
-                table::Entity::insert(table::ActiveModel {
-                    id: Set(s.id.clone()),
-                    user_id: Set(s.user_id.clone()),
-                    auth_time: Set(s.auth_time),
-                    last_seen_at: Set(s.last_seen_at),
-                    expires_at: Set(s.expires_at),
-                    ip_address: Set(s.ip_address.clone()),
-                    user_agent: Set(s.user_agent.clone()),
-                    created_at: Set(s.created_at),
-                })
-                .exec_without_returning(db)
-                .await?;
-            }
-            SessionStore::Redis(conn) => {
-                let mut conn = conn.clone();
-                let body = serde_json::to_string(s).map_err(|e| SessionError::Unavailable(e.to_string()))?;
-                let ttl = policy.idle.as_secs().clamp(1, secs(s.expires_at - s.last_seen_at));
-                redis::pipe()
-                    .atomic()
-                    .cmd("SET").arg(session_key(&s.id)).arg(body).arg("EX").arg(ttl).ignore()
-                    .cmd("SADD").arg(user_key(&s.user_id)).arg(&s.id).ignore()
-                    .cmd("EXPIRE").arg(user_key(&s.user_id)).arg(policy.absolute.as_secs().max(1)).ignore()
-                    .query_async::<()>(&mut conn)
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn load(&self, id: &str) -> Result<Option<Session>, SessionError> {
-        match self {
-            SessionStore::Database(db) => Ok(table::Entity::find_by_id(id).one(db).await?.map(|m| Session {
-                id: m.id,
-                user_id: m.user_id,
-                auth_time: m.auth_time,
-                last_seen_at: m.last_seen_at,
-                expires_at: m.expires_at,
-                created_at: m.created_at,
-                ip_address: m.ip_address,
-                user_agent: m.user_agent,
-            })),
-            SessionStore::Redis(conn) => {
-                let mut conn = conn.clone();
-                let body: Option<String> = redis::cmd("GET").arg(session_key(id)).query_async(&mut conn).await?;
-                Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
-            }
-        }
-    }
-
-    /// Records activity; never resurrects a session ended meanwhile.
-    async fn touch(&self, s: &Session, policy: SessionPolicy) -> Result<(), SessionError> {
-        match self {
-            SessionStore::Database(db) => {
-                table::Entity::update_many()
-                    .col_expr(table::Column::LastSeenAt, Expr::value(s.last_seen_at))
-                    .filter(table::Column::Id.eq(s.id.as_str()))
-                    .exec(db)
-                    .await?;
-            }
-            SessionStore::Redis(conn) => {
-                let mut conn = conn.clone();
-                let body = serde_json::to_string(s).map_err(|e| SessionError::Unavailable(e.to_string()))?;
-                let ttl = policy.idle.as_secs().clamp(1, secs(s.expires_at - s.last_seen_at));
-                redis::cmd("SET")
-                    .arg(session_key(&s.id))
-                    .arg(body)
-                    .arg("XX")
-                    .arg("EX")
-                    .arg(ttl)
-                    .query_async::<Option<String>>(&mut conn)
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn delete(&self, id: &str) -> Result<(), SessionError> {
-        match self {
-            SessionStore::Database(db) => {
-                table::Entity::delete_by_id(id).exec(db).await?;
-            }
-            SessionStore::Redis(conn) => {
-                let mut conn = conn.clone();
-                // The per-user set keeps the id until it expires; members whose key is gone are harmless.
-                redis::cmd("DEL").arg(session_key(id)).query_async::<()>(&mut conn).await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn delete_for_user(&self, user_id: &str) -> Result<(), SessionError> {
-        match self {
-            SessionStore::Database(db) => {
-                table::Entity::delete_many().filter(table::Column::UserId.eq(user_id)).exec(db).await?;
-            }
-            SessionStore::Redis(conn) => {
-                let mut conn = conn.clone();
-                let ids: Vec<String> = redis::cmd("SMEMBERS").arg(user_key(user_id)).query_async(&mut conn).await?;
-                let mut pipe = redis::pipe();
-                pipe.atomic();
-                for id in &ids {
-                    pipe.cmd("DEL").arg(session_key(id)).ignore();
-                }
-                pipe.cmd("DEL").arg(user_key(user_id)).ignore();
-                pipe.query_async::<()>(&mut conn).await?;
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Whether a stored session is no longer valid at `now` (idle too long or past its absolute end).
 pub fn expired(s: &Session, policy: SessionPolicy, now: DateTime<Utc>) -> bool {
     let idle = chrono::Duration::from_std(policy.idle).unwrap_or(chrono::Duration::MAX);
@@ -255,13 +109,10 @@ impl Actor for SessionActor {
             with_cache(&act.cache, |c| c.retain(|_, (_, at)| now - *at < fresh));
         });
         ctx.run_interval(Duration::from_secs(300), |act, ctx| {
-            let SessionStore::Database(db) = act.store.clone() else { return };
-            let now = act.clock.now();
-            let idle_horizon = now - chrono::Duration::from_std(act.policy.idle).unwrap_or_default();
+            let (store, policy, now) = (act.store.clone(), act.policy, act.clock.now());
             ctx.spawn(
                 async move {
-                    let gone = Condition::any().add(table::Column::ExpiresAt.lte(now)).add(table::Column::LastSeenAt.lt(idle_horizon));
-                    if let Err(e) = table::Entity::delete_many().filter(gone).exec(&db).await {
+                    if let Err(e) = store.purge(policy, now).await {
                         tracing::warn!(error = %e, "purging expired sessions failed");
                     }
                 }
@@ -291,10 +142,46 @@ pub struct GetSession(pub String);
 #[rtype(result = "Result<(), SessionError>")]
 pub struct EndSession(pub String);
 
-/// End every session of a user (deactivation, password change).
+/// End every session of a user (deactivation, password change, erasure); resolves to how many
+/// were ended.
 #[derive(Message)]
-#[rtype(result = "Result<(), SessionError>")]
+#[rtype(result = "Result<u64, SessionError>")]
 pub struct EndAllForUser(pub String);
+
+/// End a session by its id (the SHA-256 of the cookie, as listed); resolves to the ended session,
+/// `None` when there was none.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Session>, SessionError>")]
+pub struct EndById(pub String);
+
+/// The sessions of one user, newest activity first; with `include_expired`, also those idle too
+/// long or past their end that the store still holds.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<Session>, SessionError>")]
+pub struct ListForUser {
+    pub user_id: String,
+    pub include_expired: bool,
+}
+
+/// A page of every user's sessions, newest activity first, with the total.
+#[derive(Message)]
+#[rtype(result = "Result<SessionPage, SessionError>")]
+pub struct ListAll {
+    pub include_expired: bool,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+/// Sends `msg` to the sessions actor; an unreachable actor is [`SessionError::Unavailable`] too.
+pub async fn ask<M, R>(sessions: &Addr<SessionActor>, msg: M) -> Result<R, SessionError>
+where
+    M: Message<Result = Result<R, SessionError>> + Send + 'static,
+    R: Send + 'static,
+    SessionActor: Handler<M>,
+    <SessionActor as Actor>::Context: ToEnvelope<SessionActor, M>,
+{
+    sessions.send(msg).await.map_err(|e| SessionError::Unavailable(format!("sessions actor: {e}")))?
+}
 
 impl Handler<CreateSession> for SessionActor {
     type Result = ResponseFuture<Result<String, SessionError>>;
@@ -372,13 +259,44 @@ impl Handler<EndSession> for SessionActor {
             }
             let id = sha256_hex(cookie.as_bytes());
             with_cache(&cache, |c| c.remove(&id));
-            store.delete(&id).await
+            store.delete(&id).await.map(|_| ())
         })
     }
 }
 
+impl Handler<EndById> for SessionActor {
+    type Result = ResponseFuture<Result<Option<Session>, SessionError>>;
+
+    fn handle(&mut self, EndById(id): EndById, _: &mut Self::Context) -> Self::Result {
+        let (store, cache) = (self.store.clone(), Arc::clone(&self.cache));
+        Box::pin(async move {
+            with_cache(&cache, |c| c.remove(&id));
+            let Some(session) = store.load(&id).await? else { return Ok(None) };
+            Ok(store.delete(&id).await?.then_some(session))
+        })
+    }
+}
+
+impl Handler<ListForUser> for SessionActor {
+    type Result = ResponseFuture<Result<Vec<Session>, SessionError>>;
+
+    fn handle(&mut self, m: ListForUser, _: &mut Self::Context) -> Self::Result {
+        let (store, policy, now) = (self.store.clone(), self.policy, self.clock.now());
+        Box::pin(async move { store.list_for_user(&m.user_id, m.include_expired, policy, now).await })
+    }
+}
+
+impl Handler<ListAll> for SessionActor {
+    type Result = ResponseFuture<Result<SessionPage, SessionError>>;
+
+    fn handle(&mut self, m: ListAll, _: &mut Self::Context) -> Self::Result {
+        let (store, policy, now) = (self.store.clone(), self.policy, self.clock.now());
+        Box::pin(async move { store.list_all(m.include_expired, m.limit, m.offset, policy, now).await })
+    }
+}
+
 impl Handler<EndAllForUser> for SessionActor {
-    type Result = ResponseFuture<Result<(), SessionError>>;
+    type Result = ResponseFuture<Result<u64, SessionError>>;
 
     fn handle(&mut self, EndAllForUser(user_id): EndAllForUser, _: &mut Self::Context) -> Self::Result {
         let (store, cache) = (self.store.clone(), Arc::clone(&self.cache));

@@ -31,6 +31,9 @@ use crate::types::{Command, CommandResponse, KeyRecord, NodeId, TypeConfig};
 pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long `propose` (and `snapshot`) wait before reporting the cluster unavailable.
 pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest election timeout: a follower that has not heard from its leader for this long
+/// stands for election.
+pub(crate) const ELECTION_TIMEOUT_MAX_MS: u64 = 2000;
 
 /// Where and as whom this node runs. Without `bind` the node is a one-member group with no
 /// listener (the embedded default); with `bind` it serves raft RPC and admin calls there.
@@ -101,7 +104,7 @@ fn raft_config() -> Result<Config, ClusterError> {
         cluster_name: "tessera".into(),
         heartbeat_interval: 250,
         election_timeout_min: 1000,
-        election_timeout_max: 2000,
+        election_timeout_max: ELECTION_TIMEOUT_MAX_MS,
         install_snapshot_timeout: 2000,
         snapshot_max_chunk_size: 1024 * 1024,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(1000),

@@ -190,12 +190,21 @@ impl Cluster {
     /// state machine itself so it always matches what `keys()` / `is_revoked()` see (raft's
     /// metrics are published a moment after each apply). Replication lag is known only when
     /// this node leads; see [`Cluster::cluster_status`].
+    ///
+    /// A leader that no quorum has acknowledged for longer than an election timeout reports no
+    /// leader: openraft 0.9 keeps such a node in the Leader state (it has no check-quorum), yet it
+    /// can commit nothing and its followers have moved on or are gone. Health checks, metrics and
+    /// the leader-only key schedule then see what the rest of the cluster sees.
     pub fn status(&self) -> ClusterStatus {
         let metrics = self.inner.raft.metrics();
         let m = metrics.borrow();
         let membership = m.membership_config.membership();
         let voters: Vec<NodeId> = membership.voter_ids().collect();
         let is_leader = m.state == openraft::ServerState::Leader;
+        let quorum_lost = is_leader
+            && voters.len() > 1
+            && m.millis_since_quorum_ack
+                .is_none_or(|ms| ms > crate::handle::ELECTION_TIMEOUT_MAX_MS);
         let nodes = membership
             .nodes()
             .map(|(id, node)| {
@@ -223,7 +232,7 @@ impl Cluster {
             .collect();
         ClusterStatus {
             node_id: m.id,
-            leader: m.current_leader,
+            leader: m.current_leader.filter(|_| !quorum_lost),
             term: m.current_term,
             last_applied: self.inner.state.last_applied(),
             last_log_index: m.last_log_index,

@@ -192,6 +192,7 @@ pub async fn delete(ctx: Ctx) -> Result<HttpResponse, ApiError> {
     consents::Entity::delete_many().filter(consents::Column::ClientId.eq(&client.client_id)).exec(&txn).await?;
     oauth_clients::Entity::delete_by_id(client.id.clone()).exec(&txn).await?;
     txn.commit().await?;
+    crate::clients::ClientCache::invalidate();
     ctx.record(
         ctx.event("CLIENT_DELETED", Severity::Warning)
             .client(client.client_id.clone())

@@ -5,7 +5,6 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::validate::{Body, Query};
 use crate::state::AppState;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
@@ -50,25 +49,9 @@ impl Ctx {
         Query::parse(self.req.query_string())
     }
 
-    /// The client address, for the audit trail.
-    // MERGE: use the shared client-IP helper (honours TRUSTED_PROXIES) once it exists.
-    fn origin(&self) -> (Option<String>, Option<String>) {
-        let ip = self.req.peer_addr().map(|a| a.ip().to_string());
-        let ua = self.req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
-        (ip, ua)
-    }
-
     /// An audit event stamped with the caller, the client, the origin and the time.
     pub fn event(&self, action: &'static str, severity: Severity) -> AuditEvent {
-        let (ip, ua) = self.origin();
-        let mut ev = AuditEvent::new(action, severity, self.now()).origin(ip, ua);
-        if let Some(c) = &self.caller {
-            ev = ev.user(c.user_id.clone());
-            if let Some(client) = &c.client_id {
-                ev = ev.client(client.clone());
-            }
-        }
-        ev
+        event(&self.state, &self.req, self.caller.as_ref(), action, severity)
     }
 
     /// Records an event and waits until it is committed (admin changes are rare; the response
@@ -76,6 +59,20 @@ impl Ctx {
     pub async fn record(&self, ev: AuditEvent) {
         record(&self.state, ev).await;
     }
+}
+
+/// An audit event stamped with the caller (if any), its client, the request's origin (client
+/// address under `TRUSTED_PROXIES`) and the time.
+pub fn event(state: &AppState, req: &HttpRequest, caller: Option<&Caller>, action: &'static str, severity: Severity) -> AuditEvent {
+    let (ip, ua) = crate::http::client_ip::origin(state, req).into();
+    let mut ev = AuditEvent::new(action, severity, state.clock.now()).origin(ip, ua);
+    if let Some(c) = caller {
+        ev = ev.user(c.user_id.clone());
+        if let Some(client) = &c.client_id {
+            ev = ev.client(client.clone());
+        }
+    }
+    ev
 }
 
 pub async fn record(state: &AppState, ev: AuditEvent) {

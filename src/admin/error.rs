@@ -1,7 +1,8 @@
 //! The admin API's error type, mapped to HTTP in exactly this one place.
 //!
 //! The admin API is a resource server (RFC 6750) plus a management API, so its errors are not the
-//! token endpoint's: 401 `invalid_token` with a `Bearer` challenge, 403 `forbidden` naming the
+//! token endpoint's: 401 `invalid_token` with a `Bearer` challenge, 403 `insufficient_scope` (also
+//! with a challenge) for a token without the `admin` scope, 403 `forbidden` naming the
 //! permission, 400 `validation_failed` with per-field details, 404, 409, and 503 when a dependency
 //! (database, cluster quorum) is down. Bodies are JSON and never carry internals.
 
@@ -29,6 +30,8 @@ pub enum ApiError {
     /// No usable bearer token. `error_code = false` when the request carried no credentials at
     /// all (RFC 6750 §3.1: the challenge then names no error).
     Unauthorized { description: String, error_code: bool },
+    /// A valid token that lacks the scope the API needs (RFC 6750 §3.1).
+    InsufficientScope { scope: &'static str },
     /// Authenticated, but lacking the named permission.
     Forbidden { permission: String },
     /// An action the caller may never take, whatever their permissions (e.g. granting what they
@@ -54,6 +57,7 @@ impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ApiError::Unauthorized { description, .. } => write!(f, "invalid_token: {description}"),
+            ApiError::InsufficientScope { scope } => write!(f, "insufficient_scope: requires {scope}"),
             ApiError::Forbidden { permission } => write!(f, "forbidden: requires {permission}"),
             ApiError::NotAllowed(m) => write!(f, "forbidden: {m}"),
             ApiError::Validation(d) => write!(f, "validation_failed: {} field(s)", d.len()),
@@ -72,6 +76,13 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
+impl From<tessera_actors::sessions::SessionError> for ApiError {
+    fn from(e: tessera_actors::sessions::SessionError) -> Self {
+        tracing::error!(error = %e, "session store error in admin API");
+        ApiError::Unavailable("the session store is unavailable; retry shortly".into())
+    }
+}
+
 impl From<tessera_cluster::ClusterError> for ApiError {
     fn from(e: tessera_cluster::ClusterError) -> Self {
         tracing::error!(error = %e, "cluster error in admin API");
@@ -83,7 +94,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } | ApiError::NotAllowed(_) => StatusCode::FORBIDDEN,
+            ApiError::InsufficientScope { .. } | ApiError::Forbidden { .. } | ApiError::NotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -107,6 +118,13 @@ impl ResponseError for ApiError {
                     res.insert_header((header::WWW_AUTHENTICATE, v));
                 }
                 json!({ "error": "invalid_token", "error_description": description })
+            }
+            ApiError::InsufficientScope { scope } => {
+                let challenge = format!("Bearer realm=\"tessera\", error=\"insufficient_scope\", scope=\"{scope}\"");
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    res.insert_header((header::WWW_AUTHENTICATE, v));
+                }
+                json!({ "error": "insufficient_scope", "error_description": format!("the access token lacks the {scope} scope"), "scope": scope })
             }
             ApiError::Forbidden { permission } => json!({
                 "error": "forbidden",
@@ -143,6 +161,18 @@ impl From<crate::gdpr::GdprError> for ApiError {
             crate::gdpr::GdprError::NotFound => ApiError::NotFound("user"),
             crate::gdpr::GdprError::Db(e) => e.into(),
             crate::gdpr::GdprError::Cluster(e) => e.into(),
+            crate::gdpr::GdprError::Sessions(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::rbac::rules::Refusal> for ApiError {
+    fn from(r: crate::rbac::rules::Refusal) -> Self {
+        use crate::rbac::rules::Refusal;
+        match r {
+            Refusal::Db(e) => e.into(),
+            Refusal::LastSuperAdmin => ApiError::Conflict(r.message().unwrap_or_default()),
+            Refusal::NotHeld(_) => ApiError::NotAllowed(r.message().unwrap_or_default()),
         }
     }
 }

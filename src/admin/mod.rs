@@ -38,7 +38,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use error::ApiError;
 use routes::{Access, ROUTES, Route, Verb};
 use serde_json::json;
-use tessera_actors::audit::{AuditEvent, RecordAndWait, Severity};
+use tessera_actors::audit::Severity;
 
 fn method(v: Verb) -> Method {
     match v {
@@ -84,20 +84,11 @@ async fn run(route: &'static Route, req: HttpRequest, body: web::Bytes, state: w
     if let (Access::Permission(p), Some(c)) = (route.access, &caller)
         && !c.permissions.has(p)
     {
-        let ip = req.peer_addr().map(|a| a.ip().to_string());
-        let ua = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let mut ev = AuditEvent::new("PERMISSION_DENIED", Severity::Warning, state.clock.now())
-            .user(c.user_id.clone())
+        let ev = ctx::event(&state, &req, Some(c), "PERMISSION_DENIED", Severity::Warning)
             .resource("route", format!("{} {}", route.verb.as_str(), route.path))
-            .details(json!({ "permission": p, "method": route.verb.as_str(), "path": req.path() }))
-            .origin(ip, ua);
-        if let Some(client) = &c.client_id {
-            ev = ev.client(client.clone());
-        }
+            .details(json!({ "permission": p, "method": route.verb.as_str(), "path": req.path() }));
         // Reported in the response, so durable before it.
-        if let Err(e) = state.audit.send(RecordAndWait(ev)).await.map_err(|e| e.to_string()).and_then(|r| r) {
-            tracing::error!(error = %e, "PERMISSION_DENIED not recorded");
-        }
+        ctx::record(&state, ev).await;
         return Err(ApiError::Forbidden { permission: p.to_string() });
     }
     (route.handler)(ctx::Ctx::new(state, req, body, caller)).await

@@ -44,8 +44,14 @@ fn operation(r: &Route) -> Value {
     if r.access != Access::Public {
         responses.insert("401".into(), error_ref("Error", "Missing, invalid, expired or revoked access token; or inactive user"));
     }
-    if r.access.permission().is_some() {
-        responses.insert("403".into(), error_ref("Forbidden", "The caller lacks the required permission"));
+    match r.access {
+        Access::Public => {}
+        Access::User => {
+            responses.insert("403".into(), error_ref("Error", "The access token lacks the admin scope (insufficient_scope)"));
+        }
+        Access::Permission(_) => {
+            responses.insert("403".into(), error_ref("Forbidden", "The access token lacks the admin scope (insufficient_scope), or the caller lacks the required permission"));
+        }
     }
     if !path_params(r.path).is_empty() {
         responses.insert("404".into(), error_ref("Error", "Not found"));
@@ -85,7 +91,7 @@ pub fn build(issuer: &str) -> Value {
         "info": {
             "title": "Tessera admin API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Management API of the Tessera authorization server. Every route but this document needs an RFC 9068 access token of an active user; most also a named permission (x-required-permission).",
+            "description": "Management API of the Tessera authorization server. Every route but this document needs an RFC 9068 access token of an active user carrying the admin scope; most also a named permission (x-required-permission).",
         },
         "servers": [{ "url": issuer }],
         "paths": paths,
@@ -93,7 +99,7 @@ pub fn build(issuer: &str) -> Value {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" } },
             "schemas": {
                 "Error": { "type": "object", "properties": { "error": { "type": "string" }, "error_description": { "type": "string" } }, "required": ["error"] },
-                "Forbidden": { "type": "object", "properties": { "error": { "const": "forbidden" }, "error_description": { "type": "string" }, "required_permission": { "type": "string" } }, "required": ["error"] },
+                "Forbidden": { "type": "object", "properties": { "error": { "enum": ["forbidden", "insufficient_scope"] }, "error_description": { "type": "string" }, "required_permission": { "type": "string" } }, "required": ["error"] },
                 "ValidationError": {
                     "type": "object",
                     "properties": {

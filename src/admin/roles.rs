@@ -2,6 +2,7 @@
 //! permissions to a role, like assigning a role (see `users`), needs the caller to hold them all.
 //! `super_admin` always holds every permission; system roles are never deleted or deactivated.
 
+use crate::rbac::rules;
 use super::ctx::{Ctx, created, no_content, ok};
 use super::error::{ApiError, unique_or_db};
 use super::validate::{Body, DESCRIPTION, NAME, Text};
@@ -12,11 +13,11 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionTrait,
 };
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use tessera_actors::audit::Severity;
 use tessera_entity::{permissions as perm, role_permissions, roles, user_roles};
 
-pub const SUPER_ADMIN: &str = "super_admin";
+pub use crate::rbac::rules::SUPER_ADMIN;
 
 fn role_name_char(c: char) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'
@@ -58,18 +59,12 @@ pub(super) async fn permission_names<C: ConnectionTrait>(db: &C, role_ids: &[Str
 
 /// Refuses to grant any permission the caller does not hold.
 pub(super) fn ensure_holds(caller: &Caller, names: impl IntoIterator<Item = String>) -> Result<(), ApiError> {
-    let missing: BTreeSet<String> = names.into_iter().filter(|n| !caller.permissions.has(n)).collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::NotAllowed(format!("you cannot grant permissions you do not hold: {}", missing.into_iter().collect::<Vec<_>>().join(", "))))
-    }
+    Ok(rules::ensure_holds(&caller.permissions, names)?)
 }
 
 /// Refuses to assign roles granting permissions the caller does not hold.
 pub(super) async fn ensure_can_assign<C: ConnectionTrait>(db: &C, caller: &Caller, role_ids: &[String]) -> Result<(), ApiError> {
-    let granted = permission_names(db, role_ids, true).await?;
-    ensure_holds(caller, granted.into_values().flatten())
+    Ok(rules::ensure_can_assign(db, &caller.permissions, role_ids).await?)
 }
 
 fn audit_view(r: &roles::Model) -> serde_json::Value {

@@ -4,48 +4,47 @@
 //! the last active super administrator cannot be deactivated, erased or demoted; deactivation and
 //! password resets end the user's sessions and refresh tokens (and deactivation their access tokens).
 
+use crate::rbac::rules::{self, live};
 use super::ctx::{Ctx, created, no_content, ok};
 use super::error::{ApiError, unique_or_db};
 use super::roles::{self as roles_api, REF, SUPER_ADMIN};
 use super::validate::{Body, NAME, Text, looks_like_email};
 use super::views;
 use crate::state::AppState;
-use actix_web::{HttpResponse, web};
+use crate::users::password::{self, Passwords};
+use crate::users::UserRow;
+use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tessera_actors::audit::Severity;
-use tessera_entity::{access_tokens, refresh_tokens, roles, sessions, user_roles, users};
+use tessera_entity::{roles, user_roles, users};
 
-fn username_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-')
-}
-const USERNAME: Text = Text::chars(3, 64, username_char, "letters, digits, ., _, @ and -");
-// MERGE: use crate::users::password::check_policy (branch `front`) instead of this length rule.
-const PASSWORD: Text = Text::len(12, 128);
+const USERNAME: Text = Text::chars(3, 64, crate::users::username_char, "letters, digits, ., _, @ and -");
+/// Any text: the password rules are `crate::users::password::check_policy`'s, applied by [`password_field`].
+const PASSWORD: Text = Text::len(0, usize::MAX);
 const EMAIL: Text = Text::len(3, 254);
 
-/// Argon2id PHC string of `password`, computed off the event loop.
-// MERGE: replace with crate::users::password::Passwords::global().hash(password) (branch `front`).
-async fn hash_password(password: String) -> Result<String, ApiError> {
-    let hashed = web::block(move || {
-        use argon2::password_hash::PasswordHasher;
-        argon2::Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string())
-    })
-    .await;
-    match hashed {
-        Ok(Ok(h)) => Ok(h),
-        _ => {
-            tracing::error!("password hashing failed");
-            Err(ApiError::Internal)
+/// The `password` field (required or not), checked against the one password policy.
+fn password_field(b: &mut Body, required: bool) -> Option<String> {
+    let password = if required { b.required_str("password", PASSWORD) } else { b.opt_str("password", PASSWORD) }?;
+    match password::check_policy(&password) {
+        Ok(()) => Some(password),
+        Err(message) => {
+            b.error("password", message);
+            None
         }
     }
 }
 
-fn live(now: DateTime<Utc>) -> Condition {
-    Condition::any().add(user_roles::Column::ExpiresAt.is_null()).add(user_roles::Column::ExpiresAt.gt(now))
+/// Argon2id PHC string of `password`, on the bounded hashing pool.
+async fn hash_password(password: String) -> Result<String, ApiError> {
+    Passwords::global().hash(password).await.map_err(|e| {
+        tracing::error!(error = %e, "password hashing failed");
+        ApiError::Internal
+    })
 }
 
 pub(super) async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<users::Model, ApiError> {
@@ -78,41 +77,12 @@ async fn view(ctx: &Ctx, u: &users::Model) -> Result<Value, ApiError> {
     Ok(views::user(u, roles.get(&u.id).map(Vec::as_slice).unwrap_or_default()))
 }
 
-/// Refuses when `user_id` is the only active user holding `super_admin`.
 async fn ensure_not_last_super_admin<C: ConnectionTrait>(db: &C, user_id: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
-    let Some(sa) = roles::Entity::find().filter(roles::Column::Name.eq(SUPER_ADMIN)).one(db).await? else { return Ok(()) };
-    let holds = user_roles::Entity::find().filter(user_roles::Column::RoleId.eq(&sa.id)).filter(user_roles::Column::UserId.eq(user_id)).filter(live(now)).count(db).await? > 0;
-    if !holds {
-        return Ok(());
-    }
-    let others = user_roles::Entity::find()
-        .filter(user_roles::Column::RoleId.eq(&sa.id))
-        .filter(user_roles::Column::UserId.ne(user_id))
-        .filter(live(now))
-        .inner_join(users::Entity)
-        .filter(users::Column::IsActive.eq(true))
-        .count(db)
-        .await?;
-    if others == 0 {
-        return Err(ApiError::Conflict("this is the last active super administrator; appoint another first".into()));
-    }
-    Ok(())
+    Ok(rules::ensure_not_last_super_admin(db, user_id, now).await?)
 }
 
-/// Ends the user's sessions and refresh tokens; with `access`, also revokes their access tokens.
 async fn end_access(state: &AppState, user_id: &str, now: DateTime<Utc>, access: bool) -> Result<Value, ApiError> {
-    // MERGE: end sessions through the session actor: state.sessions.send(EndAllForUser(id)) (branch `front`).
-    let sessions = sessions::Entity::delete_many().filter(sessions::Column::UserId.eq(user_id)).exec(&state.db).await?.rows_affected;
-    let refresh = refresh_tokens::Entity::update_many()
-        .col_expr(refresh_tokens::Column::Revoked, Expr::value(true))
-        .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
-        .filter(refresh_tokens::Column::UserId.eq(user_id))
-        .filter(refresh_tokens::Column::Revoked.eq(false))
-        .exec(&state.db)
-        .await?
-        .rows_affected;
-    let access = if access { crate::gdpr::revoke_access_tokens(state, Condition::all().add(access_tokens::Column::UserId.eq(user_id)), now).await? } else { 0 };
-    Ok(json!({ "sessions_ended": sessions, "refresh_tokens_revoked": refresh, "access_tokens_revoked": access }))
+    Ok(rules::end_access(state, user_id, now, access).await?)
 }
 
 pub async fn list(ctx: Ctx) -> Result<HttpResponse, ApiError> {
@@ -155,7 +125,7 @@ fn check_email(b: &mut Body, email: &Option<String>) {
 pub async fn create(ctx: Ctx) -> Result<HttpResponse, ApiError> {
     let mut b = ctx.body()?;
     let username = b.required_str("username", USERNAME);
-    let password = b.required_str("password", PASSWORD);
+    let password = password_field(&mut b, true);
     let email = b.opt_str("email", EMAIL);
     let display_name = b.opt_str("display_name", NAME);
     let is_active = b.opt_bool("is_active").unwrap_or(true);
@@ -191,31 +161,9 @@ pub async fn create(ctx: Ctx) -> Result<HttpResponse, ApiError> {
     let password_hash = hash_password(password).await?;
     let now = ctx.now();
     let caller = ctx.caller()?.user_id.clone();
-    // MERGE: consider crate::users::create_user (branch `front`) for the row itself.
+    let row = UserRow { username, email, display_name, password_hash, is_active, must_change_password: must_change, email_verified };
     let txn = db.begin().await?;
-    let user = users::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().to_string()),
-        username: Set(username),
-        email: Set(email),
-        display_name: Set(display_name),
-        password_hash: Set(password_hash),
-        is_active: Set(is_active),
-        must_change_password: Set(must_change),
-        email_verified: Set(email_verified),
-        failed_login_count: Set(0),
-        locked_until: Set(None),
-        last_login_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| unique_or_db(e, "the username or e-mail address is taken"))?;
-    for id in &role_ids {
-        user_roles::Entity::insert(user_roles::ActiveModel { user_id: Set(user.id.clone()), role_id: Set(id.clone()), expires_at: Set(None), assigned_by: Set(Some(caller.clone())), created_at: Set(now) })
-            .exec_without_returning(&txn)
-            .await?;
-    }
+    let user = crate::users::insert_user(&txn, row, &role_ids, Some(&caller), now).await.map_err(|e| unique_or_db(e, "the username or e-mail address is taken"))?;
     txn.commit().await?;
     let names: Vec<&str> = grant.iter().map(|r| r.name.as_str()).collect();
     ctx.record(ctx.event("USER_CREATED", Severity::Info).resource("user", user.id.clone()).details(json!({ "after": views::user_audit(&user), "roles": names }))).await;
@@ -295,14 +243,13 @@ pub async fn deactivate(ctx: Ctx) -> Result<HttpResponse, ApiError> {
 
 pub async fn reset_password(ctx: Ctx) -> Result<HttpResponse, ApiError> {
     let mut b = ctx.body()?;
-    let password = b.opt_str("password", PASSWORD);
+    let password = password_field(&mut b, false);
     let must_change = b.opt_bool("must_change_password").unwrap_or(true);
     b.finish()?;
     let db = ctx.db();
     let user = find(db, &ctx.param("id")?).await?;
     let generated = password.is_none();
-    // MERGE: crate::users::password::generate() (branch `front`).
-    let password = password.unwrap_or_else(|| tessera_actors::crypto::random_token(15));
+    let password = password.unwrap_or_else(password::generate);
     let hash = hash_password(password.clone()).await?;
     let now = ctx.now();
     let mut am: users::ActiveModel = user.clone().into();

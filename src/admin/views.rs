@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use tessera_entity::{audit_logs, oauth_clients, permissions, roles, sessions, user_roles, users};
+use tessera_actors::sessions::Session;
+use tessera_entity::{audit_logs, oauth_clients, permissions, roles, user_roles, users};
 
 pub fn ts(t: DateTime<Utc>) -> Value {
     json!(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
@@ -123,7 +124,7 @@ pub fn audit(a: &audit_logs::Model) -> Value {
     })
 }
 
-pub fn session(s: &sessions::Model, username: Option<&str>) -> Value {
+pub fn session(s: &Session, username: Option<&str>) -> Value {
     json!({
         "id": s.id,
         "user_id": s.user_id,

@@ -28,10 +28,10 @@ pub async fn cors(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -
     };
     let h = res.headers_mut();
     h.append(header::VARY, header::HeaderValue::from_static("Origin"));
-    if let (true, Some(o)) = (allowed, origin) {
-        if let Ok(v) = header::HeaderValue::from_str(&o) {
-            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-        }
+    if let (true, Some(o)) = (allowed, origin)
+        && let Ok(v) = header::HeaderValue::from_str(&o)
+    {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
     }
     Ok(res)
 }

@@ -1,7 +1,9 @@
 //! The HTTP layer: routes, middleware, and the mapping of every error to a protocol-shaped body.
 //! Only `src` knows HTTP; handlers are thin and call plain functions.
 
+pub mod client_ip;
 pub mod cors;
+pub mod form;
 pub mod health;
 pub mod jwks;
 pub mod middleware;
@@ -38,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(discovery::openid_configuration)),
             )
             .configure(crate::oauth::configure)
-            .configure(crate::admin::configure),
+            .configure(crate::admin::configure)
+            .configure(crate::console::configure),
     );
 }

@@ -8,7 +8,7 @@
 //! answer. Secrets are compared in constant time by `Client::secret_matches`.
 
 use super::error::OAuthError;
-use crate::clients::{self, Client};
+use crate::clients::Client;
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, web};
@@ -60,9 +60,7 @@ impl Params {
 /// Reads a form body: `application/x-www-form-urlencoded` only, at most [`MAX_BODY`] bytes.
 /// Wrong type, oversized or unreadable bodies are `invalid_request`, never a panic or a 413.
 pub async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<Params, OAuthError> {
-    let ctype = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mime = ctype.split(';').next().unwrap_or("").trim();
-    if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+    if !crate::http::form::is_urlencoded(req) {
         return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
     }
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
@@ -113,20 +111,6 @@ impl AuthenticatedClient {
     }
 }
 
-/// The caller's address and user agent, for audit records. `X-Forwarded-For` is believed only
-/// from a peer listed in `TRUSTED_PROXIES`.
-pub fn origin(state: &AppState, req: &HttpRequest) -> (Option<String>, Option<String>) {
-    let peer = req.peer_addr().map(|a| a.ip());
-    let ip = match peer {
-        Some(p) if state.settings.trusted_proxies.contains(&p) => {
-            req.connection_info().realip_remote_addr().map(str::to_string).or_else(|| Some(p.to_string()))
-        }
-        other => other.map(|p| p.to_string()),
-    };
-    let ua = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
-    (ip, ua)
-}
-
 /// Decodes one `application/x-www-form-urlencoded` component (`+` is a space, `%XX` a byte).
 fn form_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
@@ -166,7 +150,7 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
 
 /// Audits a failed authentication (committed before the answer) and builds the error.
 async fn refuse(state: &AppState, req: &HttpRequest, client_id: Option<&str>, method: AuthMethod, reason: &'static str) -> OAuthError {
-    let (ip, ua) = origin(state, req);
+    let (ip, ua) = crate::http::client_ip::origin(state, req).into();
     let remote_addr = ip.clone().unwrap_or_default();
     let mut ev = AuditEvent::new("CLIENT_AUTH_FAILED", Severity::Warning, state.clock.now())
         .details(json!({ "method": method.as_str(), "reason": reason, "endpoint": req.path() }))
@@ -203,7 +187,7 @@ pub async fn authenticate(state: &AppState, req: &HttpRequest, params: &Params) 
             (None, None) => return Err(refuse(state, req, None, AuthMethod::None, "client authentication is required").await),
         },
     };
-    let Some(client) = clients::find(&state.db, &client_id).await? else {
+    let Some(client) = state.clients.find(&state.db, &client_id).await? else {
         return Err(refuse(state, req, Some(&client_id), method, "unknown client").await);
     };
     if !client.is_active {

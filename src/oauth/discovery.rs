@@ -6,7 +6,7 @@ use crate::state::AppState;
 use actix_web::{HttpResponse, http::header, web};
 use serde_json::{Map, Value, json};
 
-pub const SCOPES: [&str; 5] = ["openid", "profile", "email", "offline_access", "groups"];
+pub const SCOPES: [&str; 6] = ["openid", "profile", "email", "offline_access", "groups", crate::admin::auth::ADMIN_SCOPE];
 
 pub fn document(state: &AppState) -> Value {
     let issuer = &*state.issuer;

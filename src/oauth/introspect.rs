@@ -1,8 +1,10 @@
 //! Token introspection (RFC 7662) at `POST /api/v2/oauth/introspect`, for authenticated
 //! confidential clients (resource servers).
 //!
-//! A JWT access token is active unless its signature is bad, it has expired, it is in the
-//! cluster revocation set, or its `access_tokens` row is revoked or gone. A refresh token (looked
+//! A JWT access token is active unless its signature is bad, or it has expired, or it is in the
+//! cluster revocation set. Its `access_tokens` row is not read: every revocation (revoke endpoint,
+//! code replay, refresh-family reuse, GDPR erasure, user deactivation, client deletion) puts the
+//! jti into the cluster revocation set before or instead of touching the row, so the set alone decides. A refresh token (looked
 //! up by hash) is active unless revoked, rotated or expired. Anything else is exactly
 //! `{"active": false}`. `token_type_hint` is accepted and not needed: the two kinds are told apart
 //! by their form.
@@ -15,7 +17,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use sea_orm::EntityTrait;
 use serde_json::{Map, Value, json};
-use tessera_entity::{access_tokens, users};
+use tessera_entity::users;
 
 fn inactive() -> Value {
     json!({ "active": false })
@@ -27,14 +29,13 @@ async fn username(state: &AppState, user_id: &str) -> Result<Option<String>, OAu
 
 async fn access_token(state: &AppState, token: &str) -> Result<Value, OAuthError> {
     let Ok(c) = jwt::verify_access_token(state, token) else { return Ok(inactive()) };
-    let row = access_tokens::Entity::find_by_id(c.jti.as_str()).one(&state.db).await?;
-    let Some(row) = row.filter(|r| !r.revoked) else { return Ok(inactive()) };
     let mut out = Map::new();
     out.insert("active".into(), json!(true));
     out.insert("scope".into(), json!(c.scope));
     out.insert("client_id".into(), json!(c.client_id));
-    if let Some(uid) = &row.user_id
-        && let Some(name) = username(state, uid).await?
+    // A client-credentials token's subject is its client; any other subject is a user id.
+    if c.sub != c.client_id
+        && let Some(name) = username(state, &c.sub).await?
     {
         out.insert("username".into(), json!(name));
     }

@@ -11,12 +11,14 @@ use crate::state::AppState;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Header, Validation};
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use jsonwebtoken::Algorithm;
+use super::token_store::TokenRows;
+use sea_orm::ActiveValue::Set;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tessera_actors::crypto::random_token;
+use tessera_actors::keyring::Signer;
 use tessera_entity::{access_tokens, users};
 
 /// The JOSE `typ` of an access token (RFC 9068 §2.1).
@@ -75,15 +77,43 @@ fn no_signer(alg: &str) -> OAuthError {
     OAuthError::unavailable("no signing key is available; retry shortly")
 }
 
-fn sign(header: &Header, claims: &impl Serialize, key: &jsonwebtoken::EncodingKey) -> Result<String, OAuthError> {
-    jsonwebtoken::encode(header, claims, key).map_err(|e| {
+/// The JOSE header Tessera signs with (RFC 7515 §4).
+#[derive(Serialize)]
+struct JoseHeader<'a> {
+    typ: &'a str,
+    alg: Algorithm,
+    kid: &'a str,
+}
+
+/// Builds the compact JWS `base64url(header).base64url(claims).base64url(signature)` with the
+/// signer's parsed key.
+fn sign(signer: &Signer, typ: &str, claims: &impl Serialize) -> Result<String, OAuthError> {
+    let failed = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "signing a token failed");
         OAuthError::server_error()
-    })
+    };
+    let header = serde_json::to_vec(&JoseHeader { typ, alg: signer.alg, kid: &signer.kid }).map_err(|e| failed(&e))?;
+    let payload = serde_json::to_vec(claims).map_err(|e| failed(&e))?;
+    let mut token = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 360);
+    URL_SAFE_NO_PAD.encode_string(&header, &mut token);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+    let signature = signer.sign(token.as_bytes()).map_err(|e| failed(&e))?;
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&signature, &mut token);
+    Ok(token)
 }
 
 /// Signs an access token with the configured algorithm and records it in `access_tokens`.
 pub async fn issue_access_token(state: &AppState, grant: AccessGrant) -> Result<IssuedAccess, OAuthError> {
+    let (issued, row) = mint_access_token(state, grant)?;
+    state.tokens.write(TokenRows { access: Some(row), ..TokenRows::default() }).await?;
+    Ok(issued)
+}
+
+/// Signs an access token and builds its `access_tokens` row; the caller writes the row (through
+/// `state.tokens`) before answering.
+pub fn mint_access_token(state: &AppState, grant: AccessGrant) -> Result<(IssuedAccess, access_tokens::ActiveModel), OAuthError> {
     let alg = state.settings.jwt_algorithm.as_str();
     let signer = state.ring.signer(alg).ok_or_else(|| no_signer(alg))?;
     let now = state.clock.now();
@@ -101,11 +131,8 @@ pub async fn issue_access_token(state: &AppState, grant: AccessGrant) -> Result<
         exp: expires_at.timestamp(),
         auth_time: grant.auth_time.map(|t| t.timestamp()),
     };
-    let mut header = Header::new(signer.alg);
-    header.typ = Some(ACCESS_TOKEN_TYP.into());
-    header.kid = Some(signer.kid.clone());
-    let token = sign(&header, &claims, &signer.encoding)?;
-    access_tokens::Entity::insert(access_tokens::ActiveModel {
+    let token = sign(&signer, ACCESS_TOKEN_TYP, &claims)?;
+    let row = access_tokens::ActiveModel {
         jti: Set(jti.clone()),
         client_id: Set(grant.client_id),
         user_id: Set(grant.user_id),
@@ -115,10 +142,8 @@ pub async fn issue_access_token(state: &AppState, grant: AccessGrant) -> Result<
         expires_at: Set(expires_at),
         revoked: Set(false),
         created_at: Set(now),
-    })
-    .exec_without_returning(&state.db)
-    .await?;
-    Ok(IssuedAccess { token, jti, expires_at, expires_in: ttl })
+    };
+    Ok((IssuedAccess { token, jti, expires_at, expires_in: ttl }, row))
 }
 
 /// What an ID token is issued for.
@@ -172,10 +197,7 @@ pub fn issue_id_token(state: &AppState, input: IdTokenInput<'_>) -> Result<Strin
     }
     claims.insert("at_hash".into(), json!(at_hash(input.access_token)));
     user_claims(input.user, input.scope, &mut claims);
-    let mut header = Header::new(signer.alg);
-    header.typ = Some("JWT".into());
-    header.kid = Some(signer.kid.clone());
-    sign(&header, &Value::Object(claims), &signer.encoding)
+    sign(&signer, "JWT", &Value::Object(claims))
 }
 
 /// Verifies an access token: signature by its `kid` (algorithm bound to the key), `typ` at+jwt,
@@ -193,13 +215,21 @@ pub fn verify_access_token(state: &AppState, token: &str) -> Result<AccessClaims
     if header.alg != verifier.alg {
         return Err(bad());
     }
-    let mut validation = Validation::new(verifier.alg);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    validation.set_issuer(&[&*state.issuer]);
-    let claims = jsonwebtoken::decode::<AccessClaims>(token, &verifier.decoding, &validation).map_err(|_| bad())?.claims;
+    // header.payload.signature, exactly three parts; the signature covers the first two as sent.
+    let (input, signature) = token.rsplit_once('.').ok_or_else(bad)?;
+    let (_, payload) = input.split_once('.').ok_or_else(bad)?;
+    if payload.contains('.') {
+        return Err(bad());
+    }
+    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| bad())?;
+    if !verifier.verify(input.as_bytes(), &signature) {
+        return Err(bad());
+    }
+    let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| bad())?;
+    let claims: AccessClaims = serde_json::from_slice(&payload).map_err(|_| bad())?;
+    if claims.iss != *state.issuer {
+        return Err(bad());
+    }
     if claims.exp <= state.clock.now().timestamp() {
         return Err(OAuthError::invalid_token("the access token has expired"));
     }

@@ -13,6 +13,7 @@ pub mod pkce;
 pub mod refresh;
 pub mod revoke;
 pub mod token;
+pub mod token_store;
 pub mod userinfo;
 
 use actix_web::web;

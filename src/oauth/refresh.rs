@@ -2,8 +2,8 @@
 //!
 //! A family starts at an authorization code; each use rotates the token (the old row gets
 //! `rotated_at`, the successor shares the family and names its parent). Rotation is one
-//! conditional UPDATE (`rotated_at IS NULL AND revoked = false`), so of concurrent uses exactly
-//! one wins. Revoking a family revokes its refresh tokens and every access token issued with it.
+//! conditional UPDATE (`rotated_at IS NULL AND revoked = false`), committed with the successor by
+//! `token_store`, so of concurrent uses exactly one wins. Revoking a family revokes its refresh tokens and every access token issued with it.
 
 use super::error::OAuthError;
 use super::revoke::revoke_access_tokens;
@@ -30,13 +30,14 @@ pub struct NewRefresh {
     pub code_hash: Option<String>,
 }
 
-/// Stores a new refresh token; returns the token (shown once) and its family id.
-pub async fn issue(state: &AppState, new: NewRefresh) -> Result<(String, String), OAuthError> {
+/// A new refresh token: the token (shown once), its family id and the row the caller writes
+/// (through `state.tokens`) before answering.
+pub fn mint(state: &AppState, new: NewRefresh) -> (String, String, refresh_tokens::ActiveModel) {
     let now = state.clock.now();
     let ttl = chrono::Duration::from_std(state.settings.refresh_token_ttl).unwrap_or(chrono::Duration::days(30));
     let token = random_token(32);
     let family = new.family_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    refresh_tokens::Entity::insert(refresh_tokens::ActiveModel {
+    let row = refresh_tokens::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
         token_hash: Set(sha256_hex(token.as_bytes())),
         family_id: Set(family.clone()),
@@ -52,32 +53,13 @@ pub async fn issue(state: &AppState, new: NewRefresh) -> Result<(String, String)
         revoked_at: Set(None),
         rotated_at: Set(None),
         created_at: Set(now),
-    })
-    .exec_without_returning(&state.db)
-    .await?;
-    Ok((token, family))
+    };
+    (token, family, row)
 }
 
 /// Looks a presented token up by its hash.
 pub async fn find(db: &DatabaseConnection, token: &str) -> Result<Option<RefreshToken>, DbErr> {
     refresh_tokens::Entity::find().filter(refresh_tokens::Column::TokenHash.eq(sha256_hex(token.as_bytes()))).one(db).await
-}
-
-/// Marks `id` rotated if it is still current; `true` for the one caller that wins.
-pub async fn rotate(db: &DatabaseConnection, id: &str, now: DateTime<Utc>) -> Result<bool, DbErr> {
-    let res = refresh_tokens::Entity::update_many()
-        .col_expr(refresh_tokens::Column::RotatedAt, Expr::value(Some(now)))
-        .filter(refresh_tokens::Column::Id.eq(id))
-        .filter(refresh_tokens::Column::RotatedAt.is_null())
-        .filter(refresh_tokens::Column::Revoked.eq(false))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected == 1)
-}
-
-/// True when the row `id` is revoked or gone.
-pub async fn is_revoked(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
-    Ok(refresh_tokens::Entity::find_by_id(id).one(db).await?.is_none_or(|t| t.revoked))
 }
 
 /// True when the token may still be exchanged or reported active.
@@ -87,10 +69,10 @@ pub fn is_current(t: &RefreshToken, now: DateTime<Utc>) -> bool {
 
 /// Revokes every refresh token of `family_id` and every access token issued with the family.
 ///
-/// The refresh rows are revoked in two passes. A rotation racing with this revocation inserts its
-/// successor and then re-reads its parent (`refresh_token::exchange`): a successor committed
-/// after the first pass's snapshot is either seen by the second pass, or was committed after the
-/// first pass itself, and then the re-read sees the parent revoked.
+/// The refresh rows are revoked in two passes. A rotation commits together with its successor
+/// (`token_store`): if the first pass revoked the parent first, the rotation fails; otherwise the
+/// rotation committed before the first pass finished (it waited on the parent's row lock, or
+/// SQLite serialised the writers), so the second pass sees the successor.
 pub async fn revoke_family(state: &AppState, family_id: &str) -> Result<(), OAuthError> {
     let now = state.clock.now();
     for _pass in 0..2 {

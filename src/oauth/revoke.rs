@@ -19,9 +19,10 @@ use tessera_actors::audit::{AuditEvent, Record, Severity};
 use tessera_cluster::Command;
 use tessera_entity::access_tokens;
 
-/// Revokes every unexpired access token matching `condition`: rows marked revoked first, then
-/// each jti proposed to the cluster's revocation set (a retry after a cluster failure finds the
-/// jtis again, because it skips only those the cluster already holds).
+/// Revokes every unexpired access token matching `condition`: each jti proposed to the cluster's
+/// revocation set first (the set alone decides whether a token is active), then the rows marked
+/// revoked. A retry after a cluster failure finds the jtis again, because it skips only those the
+/// cluster already holds.
 pub async fn revoke_access_tokens(state: &AppState, condition: SimpleExpr) -> Result<(), OAuthError> {
     let now = state.clock.now();
     let rows = access_tokens::Entity::find()
@@ -32,16 +33,16 @@ pub async fn revoke_access_tokens(state: &AppState, condition: SimpleExpr) -> Re
     if rows.is_empty() {
         return Ok(());
     }
+    let cluster = state.ring.cluster();
+    for row in rows.iter().filter(|r| !cluster.is_revoked(&r.jti)) {
+        cluster.propose(Command::Revoke { jti: row.jti.clone(), expires_at: row.expires_at.timestamp(), at: now.timestamp() }).await?;
+    }
     access_tokens::Entity::update_many()
         .col_expr(access_tokens::Column::Revoked, Expr::value(true))
         .filter(condition)
         .filter(access_tokens::Column::Revoked.eq(false))
         .exec(&state.db)
         .await?;
-    let cluster = state.ring.cluster();
-    for row in rows.iter().filter(|r| !cluster.is_revoked(&r.jti)) {
-        cluster.propose(Command::Revoke { jti: row.jti.clone(), expires_at: row.expires_at.timestamp(), at: now.timestamp() }).await?;
-    }
     Ok(())
 }
 
@@ -80,7 +81,8 @@ pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, payload: web::
     let token = params.require("token")?;
     let what = revoke_token(&state, &client, token).await?;
     if what != Revoked::Nothing {
-        let (ip, ua) = client_auth::origin(&state, &req);
+        crate::metrics::TOKENS_REVOKED.inc();
+        let (ip, ua) = crate::http::client_ip::origin(&state, &req).into();
         let kind = if what == Revoked::AccessToken { "access_token" } else { "refresh_token" };
         let ev = AuditEvent::new("TOKEN_REVOKED", Severity::Info, state.clock.now())
             .client(client.client.client_id.clone())

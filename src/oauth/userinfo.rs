@@ -26,14 +26,6 @@ fn header_token(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
     }
 }
 
-fn is_form(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-}
-
 /// Names of the roles `user_id` holds now: active roles whose assignment has not expired.
 pub async fn groups(db: &DatabaseConnection, user_id: &str, now: DateTime<Utc>) -> Result<Vec<String>, DbErr> {
     let rows = roles::Entity::find()
@@ -69,7 +61,7 @@ pub async fn claims_for(state: &AppState, token: &str) -> Result<Value, OAuthErr
 /// `GET|POST /api/v2/oauth/userinfo`.
 pub async fn userinfo(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, OAuthError> {
     let from_header = header_token(&req)?;
-    let from_body = if req.method() == Method::POST && is_form(&req) {
+    let from_body = if req.method() == Method::POST && crate::http::form::is_urlencoded(&req) {
         client_auth::read_form(&req, payload).await.map_err(OAuthError::with_bearer)?.get("access_token").map(str::to_string)
     } else {
         None

@@ -29,6 +29,7 @@ pub fn describe(scope: &str) -> String {
         "email" => "See your email address".into(),
         "offline_access" => "Keep access while you are not using it (stay signed in)".into(),
         "groups" | "roles" => "See your roles and groups".into(),
+        "admin" => "Use the administration API with your permissions (manage users, roles, clients and settings as your roles allow)".into(),
         other => format!("Access \u{201c}{other}\u{201d}"),
     }
 }

@@ -4,11 +4,12 @@
 //! committed, and writes one `tessera::auth` warning with `error="invalid_credentials"` and
 //! `remote_addr` that fail2ban can match. The password is never logged. On success the old session
 //! (if any) is ended, a new one starts, and the browser goes back to `return_to` — only ever a local
-//! path into the authorization endpoint.
+//! path into the authorization endpoint or the admin console.
 
 use super::templates::LoginPage;
 use super::{CHANGE_PASSWORD_PAGE, Origin, csrf_failure, error_page, html, origin, redirect_with, render, session};
-use crate::oauth::authorize::request::{is_local_return_to, resume_after_login};
+use crate::metrics;
+use crate::oauth::authorize::request::{local_return_to as local, resume_after_login};
 use crate::oauth::authorize::with_return_to;
 use crate::oauth::routes::LOGIN_PAGE;
 use crate::state::AppState;
@@ -37,10 +38,6 @@ pub struct LoginForm {
     return_to: Option<String>,
 }
 
-fn local(return_to: Option<&str>) -> &str {
-    return_to.filter(|r| is_local_return_to(r)).unwrap_or("")
-}
-
 fn form(state: &AppState, req: &HttpRequest, status: StatusCode, return_to: &str, username: &str, error: Option<&str>) -> HttpResponse {
     let token = csrf::issue(state, req);
     let page = LoginPage { title: "Sign in", action: LOGIN_PAGE, csrf: &token.field, return_to, username, error };
@@ -55,6 +52,7 @@ pub async fn submit(state: web::Data<AppState>, req: HttpRequest, f: web::Form<L
     if !csrf::verify(&state, &req, f.csrf_token.as_deref()) {
         return csrf_failure();
     }
+    metrics::LOGIN_ATTEMPTS.inc();
     let return_to = local(f.return_to.as_deref());
     let from = origin(&state, &req);
     let username: String = f.username.trim().chars().take(256).collect();
@@ -96,6 +94,7 @@ pub async fn submit(state: web::Data<AppState>, req: HttpRequest, f: web::Form<L
 }
 
 async fn failed(state: &AppState, req: &HttpRequest, from: &Origin, e: LoginError, return_to: &str, username: &str) -> HttpResponse {
+    metrics::LOGIN_FAILURES.inc();
     let mut event = AuditEvent::new("USER_LOGIN_FAILED", Severity::Warning, state.clock.now())
         .origin(from.ip.clone(), from.user_agent.clone())
         .details(serde_json::json!({ "reason": e.reason() }));

@@ -7,7 +7,7 @@
 use super::templates::{ChangePasswordPage, MessagePage};
 use super::{CHANGE_PASSWORD_PAGE, csrf_failure, error_page, html, origin, redirect, redirect_with, render, session};
 use crate::csrf;
-use crate::oauth::authorize::request::is_local_return_to;
+use crate::oauth::authorize::request::local_return_to as local;
 use crate::oauth::authorize::with_return_to;
 use crate::oauth::routes::LOGIN_PAGE;
 use crate::state::AppState;
@@ -36,10 +36,6 @@ pub struct ChangeForm {
     csrf_token: Option<String>,
     #[serde(default)]
     return_to: Option<String>,
-}
-
-fn local(return_to: Option<&str>) -> &str {
-    return_to.filter(|r| is_local_return_to(r)).unwrap_or("")
 }
 
 fn form(state: &AppState, req: &HttpRequest, status: StatusCode, return_to: &str, error: Option<&str>) -> HttpResponse {
@@ -93,7 +89,7 @@ pub async fn submit(state: web::Data<AppState>, req: HttpRequest, f: web::Form<C
         }
     }
     match state.sessions.send(EndAllForUser(cur.user.id.clone())).await {
-        Ok(Ok(())) => {}
+        Ok(Ok(_)) => {}
         _ => return error_page(&crate::oauth::error::OAuthError::unavailable("the session store is temporarily unavailable")),
     }
     let user = users::User { must_change_password: false, ..cur.user };

@@ -97,8 +97,18 @@ where
         self.redis.is_some()
     }
 
-    /// A usable entry for `id` at `now_ms`, and where it came from.
+    /// A usable entry for `id` at `now_ms`, and where it came from; counted in the cache
+    /// hit/miss metrics.
     pub async fn get(&self, id: &str, now_ms: i64) -> (Option<Arc<Entry<T>>>, Source) {
+        let found = self.lookup(id, now_ms).await;
+        match found.1 {
+            Source::Miss => crate::metrics::CACHE_MISSES.inc(),
+            Source::Redis | Source::Local => crate::metrics::CACHE_HITS.inc(),
+        }
+        found
+    }
+
+    async fn lookup(&self, id: &str, now_ms: i64) -> (Option<Arc<Entry<T>>>, Source) {
         if let Some(r) = &self.redis {
             match r.get(&key(id)).await {
                 Ok(Some(raw)) => match serde_json::from_str::<Entry<T>>(&raw) {

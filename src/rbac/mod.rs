@@ -16,6 +16,7 @@
 
 pub mod cache;
 pub mod load;
+pub mod rules;
 
 pub use cache::Source;
 pub use load::Effective;

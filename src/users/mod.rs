@@ -11,7 +11,7 @@ pub use password::{Passwords, check_policy as check_password_policy};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, SqlErr};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, SqlErr, TransactionTrait};
 use tessera_entity::{roles, user_roles, users};
 
 /// A user as the rest of the server sees it (never the password hash).
@@ -77,8 +77,13 @@ impl From<DbErr> for CreateUserError {
     }
 }
 
+/// A character a username may contain: ASCII letters and digits, `.`, `_`, `-`, `@`.
+pub fn username_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')
+}
+
 fn valid_username(u: &str) -> bool {
-    (3..=64).contains(&u.chars().count()) && u.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    (3..=64).contains(&u.chars().count()) && u.chars().all(username_char)
 }
 
 fn valid_email(e: &str) -> bool {
@@ -109,17 +114,48 @@ pub async fn create_user_at(db: &DatabaseConnection, pool: &Passwords, now: Date
         let role = roles::Entity::find().filter(roles::Column::Name.eq(name.as_str())).one(db).await?;
         role_ids.push(role.ok_or_else(|| CreateUserError::UnknownRole(name.clone()))?.id);
     }
-    let hash = pool.hash(new.password).await?;
+    let password_hash = pool.hash(new.password).await?;
+    let row = UserRow {
+        username: new.username,
+        email: new.email,
+        display_name: new.display_name,
+        password_hash,
+        is_active: true,
+        must_change_password: new.must_change_password,
+        email_verified: false,
+    };
+    let txn = db.begin().await?;
+    let saved = insert_user(&txn, row, &role_ids, None, now).await?;
+    txn.commit().await?;
+    Ok(User::from(saved))
+}
+
+/// A new user row as stored: the password is already hashed (by [`Passwords`], after
+/// [`password::check_policy`]).
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub username: String,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub password_hash: String,
+    pub is_active: bool,
+    pub must_change_password: bool,
+    pub email_verified: bool,
+}
+
+/// Inserts a user and its (unexpiring) role assignments on `db` — a connection or the caller's
+/// transaction. The one place user rows are created (CLI, bootstrap, admin API).
+pub async fn insert_user<C: ConnectionTrait>(db: &C, row: UserRow, role_ids: &[String], assigned_by: Option<&str>, now: DateTime<Utc>) -> Result<users::Model, DbErr> {
     let id = uuid::Uuid::new_v4().to_string();
     let saved = users::Entity::insert(users::ActiveModel {
         id: Set(id.clone()),
-        username: Set(new.username),
-        email: Set(new.email),
-        display_name: Set(new.display_name),
-        password_hash: Set(hash),
-        is_active: Set(true),
-        must_change_password: Set(new.must_change_password),
-        email_verified: Set(false),
+        username: Set(row.username),
+        email: Set(row.email),
+        display_name: Set(row.display_name),
+        password_hash: Set(row.password_hash),
+        is_active: Set(row.is_active),
+        must_change_password: Set(row.must_change_password),
+        email_verified: Set(row.email_verified),
         failed_login_count: Set(0),
         locked_until: Set(None),
         last_login_at: Set(None),
@@ -131,15 +167,15 @@ pub async fn create_user_at(db: &DatabaseConnection, pool: &Passwords, now: Date
     for role_id in role_ids {
         user_roles::Entity::insert(user_roles::ActiveModel {
             user_id: Set(id.clone()),
-            role_id: Set(role_id),
+            role_id: Set(role_id.clone()),
             expires_at: Set(None),
-            assigned_by: Set(None),
+            assigned_by: Set(assigned_by.map(str::to_string)),
             created_at: Set(now),
         })
         .exec_without_returning(db)
         .await?;
     }
-    Ok(User::from(saved))
+    Ok(saved)
 }
 
 pub async fn find(db: &DatabaseConnection, id: &str) -> Result<Option<User>, DbErr> {

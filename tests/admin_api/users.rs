@@ -21,10 +21,14 @@ async fn users_crud_search_and_validation() {
     assert_eq!(fields(&bad.body), ["username", "password", "email", "colour"]);
     let not_json = crate::common::client().post(srv.url("/api/v2/users")).bearer_auth(&root).body("{oops").send().await.unwrap();
     assert_eq!(not_json.status(), 400);
-    let unknown_role = post(&srv, "/api/v2/users", &root, json!({ "username": "alice", "password": "correct horse battery", "roles": ["no_such_role"] })).await;
+    // The one password policy (crate::users::password): long enough is not enough.
+    let weak = post(&srv, "/api/v2/users", &root, json!({ "username": "weak", "password": "correct horse battery" })).await;
+    assert_eq!((weak.status, fields(&weak.body)), (400, vec!["password".to_string()]), "{}", weak.text);
+    assert!(weak.text.contains("three of"), "{}", weak.text);
+    let unknown_role = post(&srv, "/api/v2/users", &root, json!({ "username": "alice", "password": "Correct horse battery", "roles": ["no_such_role"] })).await;
     assert_eq!((unknown_role.status, fields(&unknown_role.body)), (400, vec!["roles[0]".to_string()]));
 
-    let made = post(&srv, "/api/v2/users", &root, json!({ "username": "alice", "password": "correct horse battery", "email": "alice@example.test", "display_name": "Alice Liddell", "roles": ["admin"] })).await;
+    let made = post(&srv, "/api/v2/users", &root, json!({ "username": "alice", "password": "Correct horse battery", "email": "alice@example.test", "display_name": "Alice Liddell", "roles": ["admin"] })).await;
     assert_eq!(made.status, 201, "{}", made.text);
     let alice = made.body["id"].as_str().unwrap().to_string();
     assert_eq!(made.body["roles"][0]["name"], "admin");
@@ -32,7 +36,7 @@ async fn users_crud_search_and_validation() {
     assert!(made.body.get("password_hash").is_none() && !made.text.contains("argon2"));
     let row = users::Entity::find_by_id(alice.clone()).one(&srv.state.db).await.unwrap().unwrap();
     assert!(row.password_hash.starts_with("$argon2id$"));
-    let dup = post(&srv, "/api/v2/users", &root, json!({ "username": "alice", "password": "correct horse battery" })).await;
+    let dup = post(&srv, "/api/v2/users", &root, json!({ "username": "alice", "password": "Correct horse battery" })).await;
     assert_eq!(dup.status, 409);
 
     for i in 0..3 {
@@ -59,15 +63,17 @@ async fn users_crud_search_and_validation() {
     assert_eq!(d["before"]["display_name"], "Alice Liddell");
     assert_eq!(d["after"]["display_name"], serde_json::Value::Null);
     let created = audit_rows(&srv, "USER_CREATED").await;
-    assert!(!format!("{:?}", created).contains("correct horse"), "no password in the audit trail");
+    assert!(!format!("{:?}", created).contains("orrect horse"), "no password in the audit trail");
 
     let reset = post(&srv, &format!("/api/v2/users/{alice}/reset-password"), &root, json!({})).await;
     assert_eq!(reset.status, 200, "{}", reset.text);
     let temp = reset.body["temporary_password"].as_str().unwrap();
     assert!(temp.len() >= 20);
+    assert!(tessera::users::check_password_policy(temp).is_ok(), "{temp}");
     let after = users::Entity::find_by_id(alice.clone()).one(&srv.state.db).await.unwrap().unwrap();
     assert_ne!(after.password_hash, row.password_hash);
     assert_eq!(post(&srv, &format!("/api/v2/users/{alice}/reset-password"), &root, json!({ "password": "x" })).await.status, 400);
+    assert_eq!(post(&srv, &format!("/api/v2/users/{alice}/reset-password"), &root, json!({ "password": "Short-1x" })).await.status, 200);
 
     assert_eq!(get(&srv, &format!("/api/v2/users/{}", uuid::Uuid::new_v4()), &root).await.status, 404);
     srv.stop().await;

@@ -1,5 +1,6 @@
 //! Admin API test helpers: users and role assignments written straight to the database, RFC 9068
-//! access tokens minted with the node's own signing key, and a small JSON client.
+//! access tokens minted with the node's own signing key (with the `admin` scope the API requires),
+//! and a small JSON client.
 
 use super::{TestServer, client};
 use chrono::{DateTime, Duration, Utc};
@@ -7,10 +8,7 @@ use reqwest::Method;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use tessera_actors::audit::Flush;
-use tessera_entity::{access_tokens, audit_logs, roles, user_roles, users};
-
-/// A placeholder PHC string: these users never log in with a password.
-const NO_PASSWORD: &str = "$argon2id$v=19$m=19456,t=2,p=1$bm9wYXNzd29yZA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+use tessera_entity::{access_tokens, audit_logs, roles, user_roles};
 
 pub fn now(srv: &TestServer) -> DateTime<Utc> {
     use tessera_actors::clock::Clock;
@@ -19,26 +17,7 @@ pub fn now(srv: &TestServer) -> DateTime<Utc> {
 
 /// Inserts an active user holding the named roles (no expiry); returns the user id.
 pub async fn create_user(srv: &TestServer, username: &str, role_names: &[&str]) -> String {
-    let id = uuid::Uuid::new_v4().to_string();
-    let t = now(srv);
-    users::Entity::insert(users::ActiveModel {
-        id: Set(id.clone()),
-        username: Set(username.to_string()),
-        email: Set(Some(format!("{username}@example.test"))),
-        display_name: Set(Some(format!("{username} display"))),
-        password_hash: Set(NO_PASSWORD.to_string()),
-        is_active: Set(true),
-        must_change_password: Set(false),
-        email_verified: Set(true),
-        failed_login_count: Set(0),
-        locked_until: Set(None),
-        last_login_at: Set(None),
-        created_at: Set(t),
-        updated_at: Set(t),
-    })
-    .exec_without_returning(&srv.state.db)
-    .await
-    .expect("insert user");
+    let id = super::tokens::create_user(srv, username).await.id;
     for r in role_names {
         assign(srv, &id, r, None).await;
     }
@@ -72,7 +51,7 @@ pub fn claims(srv: &TestServer, user_id: &str) -> Value {
         "sub": user_id,
         "aud": "tessera-admin",
         "client_id": "tessera-test-console",
-        "scope": "openid profile",
+        "scope": "openid profile admin",
         "jti": uuid::Uuid::new_v4().to_string(),
         "iat": t,
         "exp": t + 3600,

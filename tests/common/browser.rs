@@ -71,10 +71,10 @@ pub fn forms(html: &str) -> Vec<Form> {
             let t = &inputs[j..];
             let close = t.find('>').unwrap_or(t.len());
             let tag = &t[..close];
-            if attr(tag, "type").as_deref() == Some("hidden") {
-                if let Some(n) = attr(tag, "name") {
-                    fields.insert(n, attr(tag, "value").unwrap_or_default());
-                }
+            if attr(tag, "type").as_deref() == Some("hidden")
+                && let Some(n) = attr(tag, "name")
+            {
+                fields.insert(n, attr(tag, "value").unwrap_or_default());
             }
             inputs = &t[close..];
         }

@@ -8,6 +8,7 @@ pub mod browser;
 pub mod flow;
 pub mod tokens;
 pub mod admin;
+pub mod cluster;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;

@@ -6,7 +6,6 @@
 use crate::common::{TestServer, client};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use chrono::Utc;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -16,9 +15,10 @@ use tessera_entity::users;
 
 pub const REDIRECT: &str = "https://app.example/cb";
 
-/// Inserts an active user (the password hash is never checked on this side).
+/// Inserts an active user, stamped by the server clock (the password hash is never checked on this
+/// side). The admin tests' `create_user` builds on it.
 pub async fn create_user(srv: &TestServer, username: &str) -> users::Model {
-    let now = Utc::now();
+    let now = srv.state.clock.now();
     let m = users::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
         username: Set(username.into()),

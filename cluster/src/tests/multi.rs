@@ -269,6 +269,28 @@ async fn without_quorum_propose_is_unavailable_and_reads_continue() {
     stop_all(&mut nodes).await;
 }
 
+/// openraft 0.9 keeps an isolated leader in the Leader state; `status()` must not call it leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_leader_without_quorum_reports_no_leader() {
+    let mut nodes = three().await;
+    let leader = agreed_leader(&nodes).await;
+    let id = nodes[leader].id;
+    assert_eq!(nodes[leader].c().status().leader, Some(id));
+    for (i, n) in nodes.iter_mut().enumerate() {
+        if i != leader {
+            n.stop().await;
+        }
+    }
+    let c = nodes[leader].c();
+    let start = std::time::Instant::now();
+    while c.status().leader.is_some() {
+        assert!(start.elapsed() < Duration::from_secs(5), "{:?}", c.status());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(c.raft().metrics().borrow().current_leader, Some(id), "raft itself still names this node");
+    stop_all(&mut nodes).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn remove_shrinks_membership() {
     let mut nodes = three().await;

@@ -7,7 +7,7 @@
 //! error to the client's redirect URI with `state` and `iss`.
 
 use super::request::Params;
-use crate::clients::{self, Client};
+use crate::clients::Client;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::state::AppState;
 
@@ -120,7 +120,7 @@ async fn client_is_known_and_active(state: &AppState, params: &Params) -> Result
         return Err(page("client_id is repeated"));
     }
     let client_id = params.get("client_id").ok_or_else(|| page("client_id is missing"))?;
-    match clients::find(&state.db, client_id).await {
+    match state.clients.find(&state.db, client_id).await {
         Ok(Some(c)) if c.is_active => Ok(c),
         Ok(_) => Err(Rejection::Page(invalid("unknown or inactive client"))),
         Err(e) => Err(Rejection::Page(e.into())),
@@ -176,11 +176,6 @@ fn client_may_use_code(c: &mut Ctx) -> Result<(), OAuthError> {
     }
 }
 
-/// RFC 7636 §4.2: 43-128 characters of `[A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"`.
-pub fn valid_code_challenge(s: &str) -> bool {
-    (43..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
 fn pkce_s256_required(c: &mut Ctx) -> Result<(), OAuthError> {
     let challenge = c.params.get("code_challenge").ok_or_else(|| invalid("code_challenge is required (PKCE)"))?;
     match c.params.get("code_challenge_method") {
@@ -189,7 +184,8 @@ fn pkce_s256_required(c: &mut Ctx) -> Result<(), OAuthError> {
         Some(_) => return Err(invalid("code_challenge_method must be S256")),
         None => return Err(invalid("code_challenge_method is required and must be S256")),
     }
-    if !valid_code_challenge(challenge) {
+    // RFC 7636 §4.2: the challenge has the verifier's syntax (43-128 unreserved characters).
+    if !crate::oauth::pkce::verifier_is_well_formed(challenge) {
         return Err(invalid("code_challenge must be 43-128 characters of A-Z a-z 0-9 - . _ ~"));
     }
     c.code_challenge = challenge.to_string();

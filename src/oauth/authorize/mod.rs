@@ -6,6 +6,7 @@ pub mod checks;
 pub mod flow;
 pub mod request;
 
+use crate::metrics;
 use crate::oauth::routes::{AUTHORIZE, CONSENT_PAGE, LOGIN_PAGE};
 use crate::pages::{self, CHANGE_PASSWORD_PAGE, session};
 use crate::state::AppState;
@@ -19,15 +20,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    authorize(&state, &req, Params::parse(req.query_string())).await
+    measured(authorize(&state, &req, Params::parse(req.query_string()))).await
 }
 
 async fn post(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let form = req.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    match std::str::from_utf8(&body) {
-        Ok(text) if form => authorize(&state, &req, Params::parse(text)).await,
-        _ => pages::error_page(&crate::oauth::error::OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")),
-    }
+    measured(async {
+        match std::str::from_utf8(&body) {
+            Ok(text) if crate::http::form::is_urlencoded(&req) => authorize(&state, &req, Params::parse(text)).await,
+            _ => pages::error_page(&crate::oauth::error::OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")),
+        }
+    })
+    .await
+}
+
+/// Counts an authorization request and observes how long the endpoint took to answer it.
+async fn measured(answer: impl Future<Output = HttpResponse>) -> HttpResponse {
+    let started = std::time::Instant::now();
+    metrics::AUTHORIZATION_REQUESTS.inc();
+    let res = answer.await;
+    metrics::AUTHORIZATION_LATENCY_MS.observe(started.elapsed().as_secs_f64() * 1000.0);
+    res
 }
 
 /// `path?return_to=<local path>`.

@@ -67,18 +67,26 @@ impl Params {
     }
 }
 
-/// True for a `return_to` this server will redirect to: a path into the authorization endpoint,
-/// nothing else (no other path, no scheme, no host, no fragment, no control characters).
+/// True for a `return_to` this server will redirect to: a path into the authorization endpoint
+/// or a console page (`crate::console::is_return_path`), nothing else (no other path, no scheme, no host, no fragment, no control characters).
 pub fn is_local_return_to(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix(AUTHORIZE.path) else { return false };
+    let Some(rest) = s.strip_prefix(AUTHORIZE.path) else { return crate::console::is_return_path(s) };
     (rest.is_empty() || rest.starts_with('?'))
         && s.len() <= 8 * 1024
         && !s.chars().any(|c| c.is_control() || c.is_whitespace() || c == '#' || c == '\\')
 }
 
+/// A form's or query's `return_to` if it is local ([`is_local_return_to`]), else `""`.
+pub fn local_return_to(return_to: Option<&str>) -> &str {
+    return_to.filter(|r| is_local_return_to(r)).unwrap_or("")
+}
+
 /// The request to resume right after a successful login: a `prompt=login` has now been honoured
 /// (and `max_age=0` with it), so they are dropped and the fresh session is not sent back to login.
 pub fn resume_after_login(return_to: &str) -> Option<String> {
+    if crate::console::is_return_path(return_to) {
+        return Some(return_to.to_string());
+    }
     if !is_local_return_to(return_to) {
         return None;
     }

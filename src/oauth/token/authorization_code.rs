@@ -103,7 +103,8 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
             refresh,
         },
     )
-    .await?;
+    .await?
+    .ok_or_else(OAuthError::server_error)?;
     // A replay racing with this redemption may have looked for descendants before these tokens
     // existed. It records itself before looking, so either it saw them or this check sees it and
     // revokes them: the outcome is the same as a replay arriving just after this answer.

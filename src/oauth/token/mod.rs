@@ -13,6 +13,7 @@ pub mod refresh_token;
 use super::client_auth::{self, AuthenticatedClient, Params};
 use super::error::{ErrorCode, OAuthError};
 use super::refresh::{self, NewRefresh};
+use super::token_store::TokenRows;
 use super::{introspect, jwt, revoke, routes, userinfo};
 use crate::state::AppState;
 use actix_web::http::header;
@@ -140,13 +141,15 @@ pub struct UserTokens<'a> {
 }
 
 /// Issues an access token, an ID token when `openid` is in scope, and a refresh token per plan.
-pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<TokenResponse, OAuthError> {
+/// With `RefreshPlan::Successor`, the parent is rotated in the same commit as the new rows; `None`
+/// means it was no longer current (a reuse) and nothing was issued.
+pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<Option<TokenResponse>, OAuthError> {
     let (family_id, parent_id, refresh_scope) = match &t.refresh {
         RefreshPlan::None => (None, None, None),
         RefreshPlan::NewFamily => (Some(uuid::Uuid::new_v4().to_string()), None, Some(t.scope.clone())),
         RefreshPlan::Successor { family_id, parent_id, scope } => (Some(family_id.clone()), Some(parent_id.clone()), Some(scope.clone())),
     };
-    let access = jwt::issue_access_token(
+    let (access, access_row) = jwt::mint_access_token(
         state,
         jwt::AccessGrant {
             client_id: t.client_id.to_string(),
@@ -156,8 +159,7 @@ pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<To
             code_hash: t.code_hash.clone(),
             refresh_family_id: family_id.clone(),
         },
-    )
-    .await?;
+    )?;
     let id_token = if has_scope(&t.scope, "openid") {
         let nonce = if t.id_token_nonce { t.nonce.as_deref() } else { None };
         let input = jwt::IdTokenInput { client_id: t.client_id, user: t.user, scope: &t.scope, auth_time: t.auth_time, nonce, access_token: &access.token };
@@ -165,6 +167,11 @@ pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<To
     } else {
         None
     };
+    let rotate = match &t.refresh {
+        RefreshPlan::Successor { parent_id, .. } => Some((parent_id.clone(), state.clock.now())),
+        _ => None,
+    };
+    let mut rows = TokenRows { access: Some(access_row), refresh: None, rotate };
     let refresh_token = match refresh_scope {
         Some(scope) => {
             let new = NewRefresh {
@@ -177,11 +184,17 @@ pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<To
                 nonce: t.nonce.clone(),
                 code_hash: t.code_hash.clone(),
             };
-            Some(refresh::issue(state, new).await?.0)
+            let (token, _family, row) = refresh::mint(state, new);
+            rows.refresh = Some(row);
+            Some(token)
         }
         None => None,
     };
-    Ok(TokenResponse { access_token: access.token, token_type: "Bearer", expires_in: access.expires_in, scope: t.scope, refresh_token, id_token })
+    // Both rows (and the rotation) in one group-committed batch (see `token_store`).
+    if !state.tokens.write(rows).await? {
+        return Ok(None);
+    }
+    Ok(Some(TokenResponse { access_token: access.token, token_type: "Bearer", expires_in: access.expires_in, scope: t.scope, refresh_token, id_token }))
 }
 
 /// `POST /api/v2/oauth/token`.
@@ -193,8 +206,9 @@ pub async fn token(state: web::Data<AppState>, req: HttpRequest, payload: web::P
     if !client.client.allows_grant(name) {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, format!("this client may not use the {name} grant")));
     }
-    let origin = client_auth::origin(&state, &req);
+    let origin: Origin = crate::http::client_ip::origin(&state, &req).into();
     let issued = run(&state, &client, grant, &origin).await?;
+    crate::metrics::token_issued(name);
     let mut ev = AuditEvent::new("TOKEN_ISSUED", Severity::Info, state.clock.now())
         .client(client.client.client_id.clone())
         .details(json!({ "grant_type": name, "scope": issued.response.scope, "refresh_token": issued.response.refresh_token.is_some() }))

@@ -78,9 +78,8 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
     }
     let scope = narrowed(&t.scope, r.scope.as_deref())?;
     let user = active_user(state, &t.user_id).await?;
-    if !refresh::rotate(&state.db, &t.id, now).await? {
-        return Err(reused(state, &t, origin).await);
-    }
+    // The rotation (a conditional UPDATE: of concurrent uses exactly one wins) commits together
+    // with the successor's rows; a lost rotation is reuse.
     let response = issue_user_tokens(
         state,
         UserTokens {
@@ -96,12 +95,9 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
         },
     )
     .await?;
-    // A concurrent reuse may have revoked the family while the successor was being minted; the
-    // successor was inserted before this check, so revoking again catches it (the same outcome
-    // as a reuse arriving just after this answer).
-    if refresh::is_revoked(&state.db, &t.id).await? {
-        refresh::revoke_family(state, &t.family_id).await?;
-    }
+    let Some(response) = response else {
+        return Err(reused(state, &t, origin).await);
+    };
     Ok(Issued { response, user_id: Some(user.id) })
 }
 
