@@ -162,9 +162,11 @@ impl Cluster {
             MembershipChange::Promote(id) if view.nodes.contains_key(&id) => {
                 ChangeMembers::AddVoterIds(BTreeSet::from([id]))
             }
+            // The leader's metrics can lag a just-committed add-learner by a moment: a joiner
+            // retries, and a promote of a node never added times out as unavailable.
             MembershipChange::Promote(id) => {
-                return Err(AdminError::Rejected(format!(
-                    "node {id} is not a learner: add it first"
+                return Err(AdminError::Unavailable(format!(
+                    "node {id} is not (yet) a learner: add it first"
                 )));
             }
             MembershipChange::Remove(id) if view.voters.contains(&id) => {
