@@ -187,7 +187,12 @@ async fn console_admin_registers_client_creates_user_and_user_signs_in() {
     b.exec("arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input', { bubbles: true }));", vec![json!({ "element-6066-11e4-a52e-4f735466cecf": field.0 }), json!(expiry)]).await;
     b.click_css("#assign-form button[type=submit]").await;
     b.wait_path("the user's page", |p| p == user_path).await;
-    assert!(b.text_of(".flash-success").await.contains("assigned to grace until"));
+    // The form posts from the user's page back to it: wait for the new page's message.
+    let started = std::time::Instant::now();
+    while !b.text_of(".flash-success").await.contains("assigned to grace until") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(15), "no assignment message");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let row = b.text_of("#assignments tr[data-role=user]").await;
     assert!(row.contains(&expiry.replace('T', " ")), "{row}");
     let a = user_roles::Entity::find_by_id((grace.id.clone(), user_role.clone())).one(&srv.state.db).await.unwrap().expect("assignment");

@@ -201,9 +201,20 @@ impl Browser {
         self.cmd(Method::GET, &format!("/element/{}/text", e.0), None).await.as_str().unwrap_or_default().to_string()
     }
 
+    /// The text of the element matching `css`. A page that is still being replaced (after a form
+    /// submission that lands on the same path) can make a found element stale: find it again.
     pub async fn text_of(&self, css: &str) -> String {
-        let e = self.find(css).await;
-        self.text(&e).await
+        let started = Instant::now();
+        loop {
+            let e = self.find(css).await;
+            match self.session_call(Method::GET, &format!("/element/{}/text", e.0), None).await {
+                Ok(v) => return v.as_str().unwrap_or_default().to_string(),
+                Err(err) if err.starts_with("stale element") && started.elapsed() < PATIENCE => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(err) => panic!("WebDriver text of {css:?} failed: {err}"),
+            }
+        }
     }
 
     pub async fn attr(&self, e: &Element, name: &str) -> Option<String> {
