@@ -7,12 +7,10 @@ use super::error::ApiError;
 use super::views;
 use crate::state::AppState;
 use actix_web::HttpResponse;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::json;
 use std::collections::HashMap;
 use tessera_actors::audit::Severity;
 use tessera_actors::sessions::{self as actor, EndAllForUser, EndById, ListAll, ListForUser, Session, SessionPage};
-use tessera_entity::users;
 
 /// Every session of a user, valid ones only unless `include_expired`, newest activity first.
 pub async fn of_user(state: &AppState, user_id: &str, include_expired: bool) -> Result<Vec<Session>, ApiError> {
@@ -40,20 +38,7 @@ pub async fn list(ctx: Ctx) -> Result<HttpResponse, ApiError> {
         None => actor::ask(&ctx.state.sessions, ListAll { include_expired, limit: page.limit, offset: page.offset() }).await?,
     };
     let ids: Vec<String> = sessions.iter().map(|s| s.user_id.clone()).collect();
-    let names: HashMap<String, String> = if ids.is_empty() {
-        HashMap::new()
-    } else {
-        users::Entity::find()
-            .select_only()
-            .column(users::Column::Id)
-            .column(users::Column::Username)
-            .filter(users::Column::Id.is_in(ids))
-            .into_tuple::<(String, String)>()
-            .all(ctx.db())
-            .await?
-            .into_iter()
-            .collect()
-    };
+    let names: HashMap<String, String> = crate::users::usernames(ctx.db(), ids).await?;
     let items: Vec<_> = sessions.iter().map(|s| views::session(s, names.get(&s.user_id).map(String::as_str))).collect();
     Ok(ok(json!({ "sessions": items, "pagination": page.describe(total) })))
 }

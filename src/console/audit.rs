@@ -32,20 +32,7 @@ pub fn severity_badge(s: &str) -> Badge {
 pub async fn rows(ctx: &Ctx, models: &[audit_logs::Model]) -> Result<Vec<AuditRow>, Failure> {
     let about_users = models.iter().filter(|m| m.resource_type.as_deref() == Some("user")).filter_map(|m| m.resource_id.clone());
     let ids: Vec<String> = models.iter().filter_map(|m| m.user_id.clone()).chain(about_users).collect();
-    let names: HashMap<String, String> = if ids.is_empty() {
-        HashMap::new()
-    } else {
-        users::Entity::find()
-            .select_only()
-            .column(users::Column::Id)
-            .column(users::Column::Username)
-            .filter(users::Column::Id.is_in(ids))
-            .into_tuple::<(String, String)>()
-            .all(ctx.db())
-            .await?
-            .into_iter()
-            .collect()
-    };
+    let names: HashMap<String, String> = crate::users::usernames(ctx.db(), ids).await?;
     let link = ctx.can("menu:users") && ctx.can("users:list");
     let now = ctx.now();
     Ok(models

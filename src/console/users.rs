@@ -265,11 +265,7 @@ pub async fn show(ctx: Ctx) -> Result<HttpResponse, Failure> {
     let now = ctx.now();
     let held = user_roles::Entity::find().filter(user_roles::Column::UserId.eq(&u.id)).find_also_related(roles::Entity).order_by_asc(user_roles::Column::CreatedAt).all(ctx.db()).await?;
     let by: Vec<String> = held.iter().filter_map(|(a, _)| a.assigned_by.clone()).collect();
-    let names: HashMap<String, String> = if by.is_empty() {
-        HashMap::new()
-    } else {
-        users::Entity::find().select_only().column(users::Column::Id).column(users::Column::Username).filter(users::Column::Id.is_in(by)).into_tuple::<(String, String)>().all(ctx.db()).await?.into_iter().collect()
-    };
+    let names: HashMap<String, String> = crate::users::usernames(ctx.db(), by).await?;
     let can_update = ctx.can("users:update");
     let options = role_options(&ctx, &[]).await?;
     let mut assignments = Vec::new();

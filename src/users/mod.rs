@@ -178,6 +178,24 @@ pub async fn insert_user<C: ConnectionTrait>(db: &C, row: UserRow, role_ids: &[S
     Ok(saved)
 }
 
+/// Usernames of these users (id → username), in one query; unknown ids are absent.
+pub async fn usernames<C: ConnectionTrait>(db: &C, ids: Vec<String>) -> Result<std::collections::HashMap<String, String>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    use sea_orm::QuerySelect;
+    Ok(users::Entity::find()
+        .select_only()
+        .column(users::Column::Id)
+        .column(users::Column::Username)
+        .filter(users::Column::Id.is_in(ids))
+        .into_tuple::<(String, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 pub async fn find(db: &DatabaseConnection, id: &str) -> Result<Option<User>, DbErr> {
     Ok(users::Entity::find_by_id(id).one(db).await?.map(User::from))
 }
