@@ -12,6 +12,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, Connec
 use serde_json::{Value, json};
 use tessera_actors::audit::Severity;
 use tessera_actors::crypto::random_token;
+use tessera_cluster::Command;
 use tessera_entity::{access_tokens, authorization_codes, consents, oauth_clients, refresh_tokens};
 
 const URI: Text = Text::len(1, 2000);
@@ -185,6 +186,11 @@ pub async fn update(ctx: Ctx) -> Result<HttpResponse, ApiError> {
 pub async fn delete(ctx: Ctx) -> Result<HttpResponse, ApiError> {
     let client = find(ctx.db(), &ctx.param("id")?).await?;
     let now = ctx.now();
+    // Every token of the client, row or not (client-credentials tokens have none), is refused from
+    // here on, on every node; the entry lasts as long as the longest token it could cover.
+    let ttl = i64::try_from(ctx.state.settings.access_token_ttl.as_secs()).unwrap_or(3600);
+    let entry = crate::oauth::jwt::client_revocation(&client.client_id);
+    ctx.state.ring.cluster().propose(Command::Revoke { jti: entry, expires_at: now.timestamp() + ttl, at: now.timestamp() }).await?;
     let revoked = crate::gdpr::revoke_access_tokens(&ctx.state, Condition::all().add(access_tokens::Column::ClientId.eq(&client.client_id)), now).await?;
     let txn = ctx.db().begin().await?;
     let refresh = refresh_tokens::Entity::delete_many().filter(refresh_tokens::Column::ClientId.eq(&client.client_id)).exec(&txn).await?.rows_affected;

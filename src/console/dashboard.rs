@@ -14,7 +14,7 @@ use chrono::Duration;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 use tessera_actors::audit::Severity;
-use tessera_entity::{access_tokens, audit_logs, oauth_clients, sessions, users};
+use tessera_entity::{audit_logs, oauth_clients, sessions, users};
 
 fn n(v: u64) -> String {
     let s = v.to_string();
@@ -36,7 +36,8 @@ pub async fn show(ctx: Ctx) -> Result<HttpResponse, Failure> {
     let users_active = users::Entity::find().filter(users::Column::IsActive.eq(true)).count(db).await?;
     let clients_total = oauth_clients::Entity::find().count(db).await?;
     let clients_active = oauth_clients::Entity::find().filter(oauth_clients::Column::IsActive.eq(true)).count(db).await?;
-    let tokens = access_tokens::Entity::find().filter(access_tokens::Column::CreatedAt.gte(since)).count(db).await?;
+    // From the audit trail: client-credentials tokens have no `access_tokens` row.
+    let tokens = audit_logs::Entity::find().filter(audit_logs::Column::Action.eq("TOKEN_ISSUED")).filter(audit_logs::Column::CreatedAt.gte(since)).count(db).await?;
     let failed = audit_logs::Entity::find().filter(audit_logs::Column::Action.eq("USER_LOGIN_FAILED")).filter(audit_logs::Column::CreatedAt.gte(since)).count(db).await?;
     let security = audit_logs::Entity::find().filter(audit_logs::Column::Severity.is_in(SECURITY_SEVERITIES)).filter(audit_logs::Column::CreatedAt.gte(since)).count(db).await?;
     let sessions_stat = if ctx.state.settings.redis_url.is_some() {
@@ -52,7 +53,7 @@ pub async fn show(ctx: Ctx) -> Result<HttpResponse, Failure> {
         Stat { label: "Users", value: n(users_total), hint: format!("{} active", n(users_active)), href: link(ctx.can("menu:users") && ctx.can("users:list"), "/admin/users"), tone: "accent" },
         Stat { label: "Clients", value: n(clients_total), hint: format!("{} active", n(clients_active)), href: link(ctx.can("menu:clients") && ctx.can("clients:list"), "/admin/clients"), tone: "accent" },
         Stat { label: "Active sessions", value: sessions_stat.0, hint: sessions_stat.1, href: None, tone: "success" },
-        Stat { label: "Tokens issued", value: n(tokens), hint: "access tokens, last 24 h".into(), href: None, tone: "success" },
+        Stat { label: "Tokens issued", value: n(tokens), hint: "token responses, last 24 h".into(), href: None, tone: "success" },
         Stat {
             label: "Failed logins",
             value: n(failed),

@@ -16,7 +16,7 @@ pub async fn common(req: ServiceRequest, next: Next<impl MessageBody>) -> Result
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .unwrap_or_else(|| uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string());
     let node = req.app_data::<web::Data<AppState>>().map(|s| s.node_name.clone());
     let started = std::time::Instant::now();
     let route: &'static str = route_label(&req);

@@ -21,6 +21,17 @@ fn extractor_errors(cfg: &mut web::ServiceConfig) {
         .app_data(web::PayloadConfig::default().limit(64 * 1024));
 }
 
+/// JWKS and discovery, one static resource per path: a resource with several paths is matched by
+/// a regular expression, for every request that reaches it.
+fn well_known(cfg: &mut web::ServiceConfig) {
+    for path in [routes::JWKS.path, "/.well-known/jwks.json"] {
+        cfg.service(web::resource(path).wrap(from_fn(cors::cors)).route(web::get().to(jwks::jwks)));
+    }
+    for path in ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"] {
+        cfg.service(web::resource(path).wrap(from_fn(cors::cors)).route(web::get().to(discovery::openid_configuration)));
+    }
+}
+
 /// Registers every route. Used by the server and by tests alike.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     extractor_errors(cfg);
@@ -29,17 +40,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(middleware::common))
             .route("/health", web::get().to(health::health))
             .route("/ready", web::get().to(health::ready))
-            .service(
-                web::resource([routes::JWKS.path, "/.well-known/jwks.json"])
-                    .wrap(from_fn(cors::cors))
-                    .route(web::get().to(jwks::jwks)),
-            )
-            .service(
-                web::resource(["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"])
-                    .wrap(from_fn(cors::cors))
-                    .route(web::get().to(discovery::openid_configuration)),
-            )
             .configure(crate::oauth::configure)
+            .configure(well_known)
             .configure(crate::admin::configure)
             .configure(crate::console::configure),
     );

@@ -1,10 +1,12 @@
 //! Minting and verifying JWTs: RFC 9068 access tokens (signed with the configured
 //! `JWT_ALGORITHM`) and OpenID Connect ID tokens (always RS256).
 //!
-//! Every access token also gets a row in `access_tokens`, so it can be found again by the code
-//! or refresh family it came from and revoked as part of a cascade. Verification checks the
-//! signature with the key named by `kid` (the algorithm must be that key's), `typ`, `iss`, `exp`
-//! against `state.clock`, and the cluster's revocation set.
+//! Every access token issued for a user also gets a row in `access_tokens`, so it can be found
+//! again by the user, code or refresh family it came from and revoked as part of a cascade. A
+//! client-credentials token has no row: nothing cascades to it but its client's deletion, which
+//! revokes the whole client in the cluster revocation set ([`client_revocation`]). Verification
+//! checks the signature with the key named by `kid` (the algorithm must be that key's), `typ`,
+//! `iss`, `exp` against `state.clock`, and the cluster's revocation set (the jti, and the client).
 
 use super::error::OAuthError;
 use crate::state::AppState;
@@ -12,7 +14,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::Algorithm;
-use super::token_store::TokenRows;
 use sea_orm::ActiveValue::Set;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -104,11 +105,16 @@ fn sign(signer: &Signer, typ: &str, claims: &impl Serialize) -> Result<String, O
     Ok(token)
 }
 
-/// Signs an access token with the configured algorithm and records it in `access_tokens`.
-pub async fn issue_access_token(state: &AppState, grant: AccessGrant) -> Result<IssuedAccess, OAuthError> {
-    let (issued, row) = mint_access_token(state, grant)?;
-    state.tokens.write(TokenRows { access: Some(row), ..TokenRows::default() }).await?;
-    Ok(issued)
+/// The revocation-set entry that revokes every token of a deleted client. Client ids are random
+/// (`tsr_…`) and never reused, and a jti never contains `:`, so the entry names only that client.
+pub fn client_revocation(client_id: &str) -> String {
+    format!("client:{client_id}")
+}
+
+/// Signs a client-credentials access token (no `access_tokens` row: see the module comment).
+pub fn issue_client_token(state: &AppState, grant: AccessGrant) -> Result<IssuedAccess, OAuthError> {
+    debug_assert!(grant.user_id.is_none(), "a client token has no user");
+    Ok(mint_access_token(state, grant)?.0)
 }
 
 /// Signs an access token and builds its `access_tokens` row; the caller writes the row (through
@@ -233,7 +239,8 @@ pub fn verify_access_token(state: &AppState, token: &str) -> Result<AccessClaims
     if claims.exp <= state.clock.now().timestamp() {
         return Err(OAuthError::invalid_token("the access token has expired"));
     }
-    if state.ring.cluster().is_revoked(&claims.jti) {
+    let cluster = state.ring.cluster();
+    if cluster.is_revoked(&claims.jti) || cluster.is_revoked(&client_revocation(&claims.client_id)) {
         return Err(OAuthError::invalid_token("the access token has been revoked"));
     }
     Ok(claims)

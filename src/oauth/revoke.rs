@@ -62,6 +62,9 @@ pub async fn revoke_token(state: &AppState, client: &AuthenticatedClient, token:
         if claims.client_id != owner {
             return Ok(Revoked::Nothing);
         }
+        // Straight from the verified claims: a client-credentials token has no row to find.
+        let cluster = state.ring.cluster();
+        cluster.propose(Command::Revoke { jti: claims.jti.clone(), expires_at: claims.exp, at: state.clock.now().timestamp() }).await?;
         revoke_access_tokens(state, access_tokens::Column::Jti.eq(claims.jti)).await?;
         return Ok(Revoked::AccessToken);
     }

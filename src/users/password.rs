@@ -1,14 +1,14 @@
 //! Passwords: the policy, and Argon2id hashing on a bounded blocking pool.
 //!
 //! Argon2id with m = 19456 KiB, t = 2, p = 1 (OWASP's first recommendation). Every hash and every
-//! verification runs under a semaphore (one permit per CPU) on `spawn_blocking`, never on the event
+//! verification runs on one of a fixed set of hashing threads (one per CPU), never on the event
 //! loop, so a burst of logins queues instead of starving the server. [`Passwords`] counts the work
 //! it does, so tests can check how many verifications a login cost without timing anything.
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
-use std::sync::LazyLock;
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version};
+use std::sync::{LazyLock, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 128;
@@ -61,9 +61,83 @@ fn argon2() -> Result<Argon2<'static>, HashError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// Verifies `password` against a parsed PHC string, filling `blocks` when they are the size the
+/// hash's parameters need (else Argon2 allocates its own). `false` for a wrong password.
+fn verify_into(blocks: &mut [Block], password: &[u8], phc: &str) -> Result<bool, argon2::password_hash::Error> {
+    let parsed = PasswordHash::new(phc)?;
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { return Ok(false) };
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str())?;
+    let version = parsed.version.map(Version::try_from).transpose()?.unwrap_or_default();
+    let params = Params::try_from(&parsed)?;
+    let memory = params.block_count();
+    let a = Argon2::new(algorithm, version, params);
+    let mut out = [0u8; 64];
+    let out = out.get_mut(..expected.len()).ok_or(argon2::password_hash::Error::OutputSize)?;
+    if memory == blocks.len() {
+        a.hash_password_into_with_memory(password, salt, out, blocks)?;
+    } else {
+        a.hash_password_into(password, salt, out)?;
+    }
+    Ok(tessera_actors::crypto::ct_eq(out, expected.as_bytes()))
+}
+
+/// Argon2's working memory for one verification: 2 MiB aligned and advised as transparent huge
+/// pages. Argon2 reads its 19 MiB at random; with 4 KiB pages nearly every read misses the TLB.
+struct Buffer {
+    ptr: std::ptr::NonNull<Block>,
+    len: usize,
+    layout: std::alloc::Layout,
+}
+
+// SAFETY: the buffer owns its allocation exclusively; moving it to another thread is sound.
+unsafe impl Send for Buffer {}
+
+const HUGE_PAGE: usize = 2 << 20;
+
+impl Buffer {
+    fn new(blocks: usize) -> Buffer {
+        let size = (blocks.max(1) * std::mem::size_of::<Block>()).next_multiple_of(HUGE_PAGE);
+        let layout = std::alloc::Layout::from_size_align(size, HUGE_PAGE).unwrap_or_else(|_| std::alloc::Layout::new::<Block>());
+        // SAFETY: the layout has a non-zero size.
+        let raw = unsafe { std::alloc::alloc_zeroed(layout) };
+        let Some(ptr) = std::ptr::NonNull::new(raw.cast::<Block>()) else { std::alloc::handle_alloc_error(layout) };
+        #[cfg(target_os = "linux")]
+        // SAFETY: advice only, on memory this buffer owns; failure (no THP) leaves ordinary pages.
+        unsafe {
+            libc::madvise(raw.cast(), layout.size(), libc::MADV_HUGEPAGE);
+        }
+        Buffer { ptr, len: (layout.size() / std::mem::size_of::<Block>()).min(blocks), layout }
+    }
+
+    fn blocks(&mut self) -> &mut [Block] {
+        // SAFETY: `len` zero-initialised blocks (a valid `Block`) lie within the allocation, which
+        // lives as long as `self` and is borrowed mutably through it.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast(), self.layout) }
+    }
+}
+
+/// What a hashing thread is asked to do.
+enum Work {
+    Hash { password: String, done: oneshot::Sender<Result<String, HashError>> },
+    Verify { password: String, phc: String, done: oneshot::Sender<bool> },
+}
+
 /// The bounded hashing pool, with counters.
+///
+/// One thread per CPU runs every hash and verification, never the event loop; a burst of logins
+/// queues for them. Each thread keeps its own 19 MiB block buffer (a fresh allocation per login
+/// would be mapped and zeroed by the kernel every time) and, when the pool has one thread per
+/// allowed CPU, is pinned to its own CPU: left to the scheduler, a thread woken by an event loop is
+/// often placed on that loop's CPU, beside the other hash, while the second CPU idles.
 pub struct Passwords {
-    permits: Semaphore,
+    jobs: std::sync::mpsc::Sender<Work>,
     hashes: AtomicU64,
     verifications: AtomicU64,
 }
@@ -71,9 +145,78 @@ pub struct Passwords {
 static GLOBAL: LazyLock<Passwords> =
     LazyLock::new(|| Passwords::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)));
 
+/// The CPUs this process may run on, in order.
+#[cfg(target_os = "linux")]
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: `set` is a plain bitmask the call fills; size and pointer describe it exactly.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect()
+    }
+}
+
+/// Pins the calling thread to `cpu` (best effort).
+#[cfg(target_os = "linux")]
+fn pin_to(cpu: usize) {
+    // SAFETY: as above; 0 names the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+fn hashing_thread(jobs: std::sync::Arc<Mutex<std::sync::mpsc::Receiver<Work>>>, cpu: Option<usize>) {
+    #[cfg(target_os = "linux")]
+    if let Some(cpu) = cpu {
+        pin_to(cpu);
+    }
+    let _ = cpu;
+    let mut buffer: Option<Buffer> = None;
+    loop {
+        let next = jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+        let Ok(work) = next else { return };
+        match work {
+            Work::Hash { password, done } => {
+                let hashed = argon2().and_then(|a| {
+                    a.hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| HashError::Failed(e.to_string()))
+                });
+                let _ = done.send(hashed);
+            }
+            Work::Verify { password, phc, done } => {
+                let buffer = buffer.get_or_insert_with(|| Buffer::new(argon2().map(|a| a.params().block_count()).unwrap_or(1)));
+                let matches = verify_into(buffer.blocks(), password.as_bytes(), &phc).unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "stored password hash is unusable");
+                    false
+                });
+                let _ = done.send(matches);
+            }
+        }
+    }
+}
+
 impl Passwords {
-    pub fn new(permits: usize) -> Passwords {
-        Passwords { permits: Semaphore::new(permits.max(1)), hashes: AtomicU64::new(0), verifications: AtomicU64::new(0) }
+    /// A pool of `threads` hashing threads (they end when the pool is dropped).
+    pub fn new(threads: usize) -> Passwords {
+        let threads = threads.max(1);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let rx = std::sync::Arc::new(Mutex::new(rx));
+        #[cfg(target_os = "linux")]
+        let cpus = allowed_cpus();
+        #[cfg(not(target_os = "linux"))]
+        let cpus: Vec<usize> = Vec::new();
+        let pin = cpus.len() == threads;
+        for i in 0..threads {
+            let rx = rx.clone();
+            let cpu = if pin { cpus.get(i).copied() } else { None };
+            if let Err(e) = std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || hashing_thread(rx, cpu)) {
+                tracing::error!(error = %e, "could not start a password hashing thread");
+            }
+        }
+        Passwords { jobs: tx, hashes: AtomicU64::new(0), verifications: AtomicU64::new(0) }
     }
 
     /// The process-wide pool the server uses.
@@ -89,35 +232,24 @@ impl Passwords {
         self.verifications.load(Ordering::SeqCst)
     }
 
+    fn stopped() -> HashError {
+        HashError::Failed("the password hashing threads have stopped".into())
+    }
+
     /// Hashes `password` to a PHC string (a fresh random salt each time).
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
-        let _permit = self.permits.acquire().await.map_err(|e| HashError::Failed(e.to_string()))?;
         self.hashes.fetch_add(1, Ordering::SeqCst);
-        tokio::task::spawn_blocking(move || {
-            let a = argon2()?;
-            a.hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| HashError::Failed(e.to_string()))
-        })
-        .await
-        .map_err(|e| HashError::Failed(e.to_string()))?
+        let (done, result) = oneshot::channel();
+        self.jobs.send(Work::Hash { password, done }).map_err(|_| Self::stopped())?;
+        result.await.map_err(|_| Self::stopped())?
     }
 
     /// Verifies `password` against a PHC string; `false` for a wrong password or a malformed hash.
     pub async fn verify(&self, password: String, phc: String) -> Result<bool, HashError> {
-        let _permit = self.permits.acquire().await.map_err(|e| HashError::Failed(e.to_string()))?;
         self.verifications.fetch_add(1, Ordering::SeqCst);
-        tokio::task::spawn_blocking(move || {
-            let a = argon2()?;
-            match a.verify_password(password.as_bytes(), phc.as_str()) {
-                Ok(()) => Ok(true),
-                Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
-                Err(e) => {
-                    tracing::error!(error = %e, "stored password hash is unusable");
-                    Ok(false)
-                }
-            }
-        })
-        .await
-        .map_err(|e| HashError::Failed(e.to_string()))?
+        let (done, result) = oneshot::channel();
+        self.jobs.send(Work::Verify { password, phc, done }).map_err(|_| Self::stopped())?;
+        result.await.map_err(|_| Self::stopped())
     }
 }
 
@@ -161,5 +293,12 @@ mod tests {
         let dummy = argon2::PasswordHash::new(DUMMY_HASH).unwrap();
         assert_eq!(dummy.params.to_string(), "m=19456,t=2,p=1");
         assert_eq!((pool.hashes(), pool.verifications()), (1, 3));
+        // A hash made with other parameters (an older policy) still verifies, with its own memory.
+        let params = Params::new(8192, 1, 1, None).unwrap();
+        let old = Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password(b"Older-policy-1").unwrap().to_string();
+        assert!(pool.verify("Older-policy-1".into(), old.clone()).await.unwrap());
+        assert!(!pool.verify("Older-policy-2".into(), old).await.unwrap());
+        // Not a PHC string at all: refused, not a panic.
+        assert!(!pool.verify("x".into(), "not a hash".into()).await.unwrap());
     }
 }

@@ -220,3 +220,37 @@ async fn system_config_has_no_secrets() {
     assert!(!res.text.contains(&pepper));
     srv.stop().await;
 }
+
+/// Client-credentials tokens have no `access_tokens` row; revoking one (RFC 7009) and deleting
+/// their client still refuse them, through the cluster revocation set.
+#[actix_web::test]
+async fn client_credentials_tokens_have_no_row_and_die_with_their_client() {
+    use crate::common::tokens::{introspect, post_as, register, token};
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    use tessera_entity::access_tokens;
+    let srv = TestServer::start().await;
+    let (_, root) = user_with_token(&srv, "root", &["super_admin"]).await;
+    let service = register(&srv, false, &["client_credentials"], &["api.read"]).await;
+    let resource_server = register(&srv, false, &["client_credentials"], &["api.read"]).await;
+    let mut issued = Vec::new();
+    for _ in 0..2 {
+        let res = token(&srv, &service, &[("grant_type", "client_credentials")]).await;
+        assert_eq!(res.status(), 200);
+        issued.push(res.json::<serde_json::Value>().await.unwrap()["access_token"].as_str().unwrap().to_string());
+    }
+    let rows = access_tokens::Entity::find().filter(access_tokens::Column::ClientId.eq(&service.client_id)).count(&srv.state.db).await.unwrap();
+    assert_eq!(rows, 0, "no row for client-credentials tokens");
+    for t in &issued {
+        assert_eq!(introspect(&srv, &resource_server, t).await["active"], true);
+    }
+
+    assert_eq!(post_as(&srv, "/api/v2/oauth/revoke", &service, &[("token", &issued[0])]).await.status(), 200);
+    assert_eq!(introspect(&srv, &resource_server, &issued[0]).await, json!({ "active": false }), "revoked without a row");
+    assert_eq!(introspect(&srv, &resource_server, &issued[1]).await["active"], true, "the other token lives on");
+
+    assert_eq!(delete(&srv, &format!("/api/v2/clients/{}", service.client_id), &root).await.status, 204);
+    assert_eq!(introspect(&srv, &resource_server, &issued[1]).await, json!({ "active": false }), "dies with its client");
+    assert!(srv.state.ring.cluster().is_revoked(&tessera::oauth::jwt::client_revocation(&service.client_id)));
+    assert_eq!(introspect(&srv, &resource_server, &issued[0]).await, json!({ "active": false }));
+    srv.stop().await;
+}

@@ -41,7 +41,7 @@ pub fn granted_scope(client_scopes: &[String], requested: Option<&str>) -> Resul
     Ok(out.join(" "))
 }
 
-pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request) -> Result<Issued, OAuthError> {
+pub fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request) -> Result<Issued, OAuthError> {
     if !client.is_confidential() {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "client_credentials needs a confidential client"));
     }
@@ -54,7 +54,7 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
         code_hash: None,
         refresh_family_id: None,
     };
-    let access = jwt::issue_access_token(state, grant).await?;
+    let access = jwt::issue_client_token(state, grant)?;
     let response = TokenResponse { access_token: access.token, token_type: "Bearer", expires_in: access.expires_in, scope, refresh_token: None, id_token: None };
     Ok(Issued { response, user_id: None })
 }

@@ -228,6 +228,6 @@ pub async fn run(state: &AppState, client: &AuthenticatedClient, grant: Grant, o
     match grant {
         Grant::AuthorizationCode(r) => authorization_code::exchange(state, client, r, origin).await,
         Grant::RefreshToken(r) => refresh_token::exchange(state, client, r, origin).await,
-        Grant::ClientCredentials(r) => client_credentials::exchange(state, client, r).await,
+        Grant::ClientCredentials(r) => client_credentials::exchange(state, client, r),
     }
 }
