@@ -14,7 +14,6 @@ use hmac::{Hmac, Mac};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
 use serde_json::{Value, json};
-use tessera_actors::audit::Flush;
 use tessera_cluster::{ClusterError, Command};
 use tessera_actors::sessions::{self, EndAllForUser, ListForUser, SessionError};
 use tessera_entity::sessions as sessions_table;
@@ -72,10 +71,9 @@ fn about_user(user_id: &str) -> Condition {
 /// Pending audit events are written first, so none about the user arrives after an erasure and
 /// an export sees them all.
 async fn flush_audit(state: &AppState) {
-    match state.audit.send(Flush).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "audit flush failed"),
-        Err(e) => tracing::error!(error = %e, "audit actor unreachable"),
+    match state.audit.flush().await {
+        Ok(()) => {}
+        Err(e) => tracing::error!(error = %e, "audit flush failed"),
     }
 }
 

@@ -8,7 +8,7 @@ use actix::Actor;
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
 use std::sync::Arc;
-use tessera_actors::audit::{AuditActor, Flush};
+use tessera_actors::audit::Audit;
 use tessera_actors::clock::SharedClock;
 use tessera_actors::codes::CodeActor;
 use tessera_actors::keyring::KeyRing;
@@ -75,7 +75,7 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
     let pepper = crate::clients::derive_pepper(&kek);
 
     let codes = CodeActor::new(db.clone(), Arc::clone(&clock), settings.authorization_code_ttl).start();
-    let audit = AuditActor::new(db.clone()).start();
+    let audit = Audit::start(db.clone());
     let sessions = crate::pages::session::start(&settings, db.clone(), Arc::clone(&clock))?;
     let issuer: Arc<str> = settings.issuer_str().into();
     let permissions = Arc::new(crate::rbac::PermissionService::new(db.clone(), Arc::clone(&clock), settings.redis_url.as_ref().map(|u| u.expose().as_str())));
@@ -132,10 +132,9 @@ impl Node {
 
     /// Flushes actors and stops the cluster.
     pub async fn shutdown(self) {
-        match self.state.audit.send(Flush).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "audit flush at shutdown failed"),
-            Err(e) => tracing::error!(error = %e, "audit actor unreachable at shutdown"),
+        match self.state.audit.flush().await {
+            Ok(()) => {}
+            Err(e) => tracing::error!(error = %e, "audit flush at shutdown failed"),
         }
         if let Err(e) = self.cluster.shutdown().await {
             tracing::warn!(error = %e, "cluster shutdown");

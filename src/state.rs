@@ -5,7 +5,7 @@ use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use tessera_actors::clock::SharedClock;
 use tessera_actors::keyring::KeyRing;
-use tessera_actors::audit::AuditActor;
+use tessera_actors::audit::Audit;
 use tessera_actors::codes::CodeActor;
 use tessera_actors::keys::KeyActor;
 use tessera_config::Settings;
@@ -17,7 +17,7 @@ pub struct AppState {
     pub ring: Arc<KeyRing>,
     pub keys: Addr<KeyActor>,
     pub codes: Addr<CodeActor>,
-    pub audit: Addr<AuditActor>,
+    pub audit: Audit,
     pub sessions: Addr<tessera_actors::sessions::SessionActor>,
     pub clock: SharedClock,
     /// The name this node gives in `X-Tessera-Node`.

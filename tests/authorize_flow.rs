@@ -9,7 +9,7 @@ use tessera_actors::codes::RedeemCode;
 use tessera_entity::{audit_logs, authorization_codes, consents};
 
 async fn audit_count(srv: &TestServer, action: &str) -> u64 {
-    let _ = srv.state.audit.send(tessera_actors::audit::Flush).await;
+    let _ = srv.state.audit.flush().await;
     audit_logs::Entity::find().filter(audit_logs::Column::Action.eq(action)).count(&srv.state.db).await.unwrap()
 }
 

@@ -219,7 +219,7 @@ async fn logout_with_a_registered_post_logout_redirect_uri() {
     assert_eq!(location(&res), "https://rp.example/signed-out?state=bye");
     assert!(set_cookies(&res).iter().any(|c| c.starts_with("tessera_session=;") && c.contains("Max-Age=0")), "cookie cleared");
     assert!(silent(&srv, &http, &c).await.is_none(), "session ended on the server too");
-    let _ = srv.state.audit.send(tessera_actors::audit::Flush).await;
+    let _ = srv.state.audit.flush().await;
     use sea_orm::{ColumnTrait, QueryFilter};
     let rows = tessera_entity::audit_logs::Entity::find().filter(tessera_entity::audit_logs::Column::Action.eq("USER_LOGOUT")).all(&srv.state.db).await.unwrap();
     assert_eq!(rows.len(), 1);

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
-use tessera_actors::audit::{AuditEvent, RecordAndWait, Severity};
+use tessera_actors::audit::{AuditEvent, Severity};
 
 pub struct Ctx {
     pub state: web::Data<AppState>,
@@ -77,10 +77,9 @@ pub fn event(state: &AppState, req: &HttpRequest, caller: Option<&Caller>, actio
 
 pub async fn record(state: &AppState, ev: AuditEvent) {
     let action = ev.action;
-    match state.audit.send(RecordAndWait(ev)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(action, error = %e, "audit event not committed"),
-        Err(e) => tracing::error!(action, error = %e, "audit actor unreachable"),
+    match state.audit.record_and_wait(ev).await {
+        Ok(()) => {}
+        Err(e) => tracing::error!(action, error = %e, "audit event not committed"),
     }
 }
 

@@ -17,7 +17,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use futures::StreamExt;
 use serde_json::json;
 use std::collections::BTreeMap;
-use tessera_actors::audit::{AuditEvent, RecordAndWait, Severity};
+use tessera_actors::audit::{AuditEvent, Severity};
 
 /// The largest form body the token-side endpoints read.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -158,10 +158,9 @@ async fn refuse(state: &AppState, req: &HttpRequest, client_id: Option<&str>, me
     if let Some(id) = client_id {
         ev = ev.client(id.chars().take(128).collect::<String>());
     }
-    match state.audit.send(RecordAndWait(ev)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "audit of a failed client authentication not committed"),
-        Err(e) => tracing::error!(error = %e, "audit actor unreachable"),
+    match state.audit.record_and_wait(ev).await {
+        Ok(()) => {}
+        Err(e) => tracing::error!(error = %e, "audit of a failed client authentication not committed"),
     }
     tracing::warn!(target: "tessera::auth", error = "invalid_client", remote_addr = %remote_addr, reason, method = method.as_str(), "client authentication failed");
     OAuthError::invalid_client(reason, method == AuthMethod::ClientSecretBasic)

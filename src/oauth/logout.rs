@@ -16,7 +16,7 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use jsonwebtoken::{Validation, decode, decode_header};
-use tessera_actors::audit::{AuditEvent, Record, Severity};
+use tessera_actors::audit::{AuditEvent, Severity};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource(LOGOUT.path).route(web::get().to(get)).route(web::post().to(post)));
@@ -121,7 +121,7 @@ async fn finish(state: &AppState, req: &HttpRequest, client: Option<Client>, red
         if let Some(c) = &client {
             event = event.client(c.client_id.as_str());
         }
-        state.audit.do_send(Record(event));
+        state.audit.record(event);
     }
     match redirect {
         Some(uri) => pages::redirect_with(StatusCode::FOUND, &client_redirect(&uri, &[("state", client_state)]), [clear]),

@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
-use tessera_actors::audit::{AuditEvent, Record, Severity};
+use tessera_actors::audit::{AuditEvent, Severity};
 use tessera_cluster::Command;
 use tessera_entity::access_tokens;
 
@@ -91,7 +91,7 @@ pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, payload: web::
             .client(client.client.client_id.clone())
             .details(json!({ "token_type": kind }))
             .origin(ip, ua);
-        state.audit.do_send(Record(ev));
+        state.audit.record(ev);
     }
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).insert_header((header::PRAGMA, "no-cache")).finish())
 }

@@ -19,7 +19,7 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use tessera_actors::audit::{AuditEvent, Record, Severity};
+use tessera_actors::audit::{AuditEvent, Severity};
 
 /// A human description of a scope for the consent page.
 pub fn describe(scope: &str) -> String {
@@ -115,12 +115,12 @@ pub async fn submit(state: web::Data<AppState>, req: HttpRequest, f: web::Form<C
     match f.decision.as_str() {
         "approve" => {}
         "deny" => {
-            state.audit.do_send(Record(
+            state.audit.record(
                 AuditEvent::new("OAUTH_AUTHORIZATION_DENIED", Severity::Info, state.clock.now())
                     .user(cur.user.id.as_str())
                     .client(areq.client.client_id.as_str())
                     .details(serde_json::json!({ "scope": areq.scope(), "granted": false })),
-            ));
+            );
             let denied = OAuthError::new(ErrorCode::AccessDenied, "the user denied the request");
             return respond(&state, Rejection::to_client(&areq, denied));
         }

@@ -18,7 +18,7 @@ use crate::csrf;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use tessera_actors::audit::{AuditEvent, Record, RecordAndWait, Severity};
+use tessera_actors::audit::{AuditEvent, Severity};
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -73,9 +73,9 @@ pub async fn submit(state: web::Data<AppState>, req: HttpRequest, f: web::Form<L
         Ok(c) => c,
         Err(e) => return error_page(&e),
     };
-    state.audit.do_send(Record(
+    state.audit.record(
         AuditEvent::new("USER_LOGIN_SUCCESS", Severity::Info, now).user(user.id.as_str()).origin(from.ip.clone(), from.user_agent.clone()),
-    ));
+    );
     tracing::info!(target: "tessera::auth", user_id = %user.id, remote_addr = from.ip.as_deref().unwrap_or("-"), "login succeeded");
     let next = resume_after_login(return_to);
     let location = match (&next, user.must_change_password) {
@@ -102,10 +102,9 @@ async fn failed(state: &AppState, req: &HttpRequest, from: &Origin, e: LoginErro
         event = event.user(id);
     }
     // The audit row is committed before the answer leaves.
-    match state.audit.send(RecordAndWait(event)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::error!(error = %err, "failed-login audit row not written"),
-        Err(err) => tracing::error!(error = %err, "audit actor unreachable"),
+    match state.audit.record_and_wait(event).await {
+        Ok(()) => {}
+        Err(err) => tracing::error!(error = %err, "failed-login audit row not written"),
     }
     tracing::warn!(
         target: "tessera::auth",

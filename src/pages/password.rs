@@ -15,7 +15,7 @@ use crate::users::{self, ChangePasswordError, LoginError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use tessera_actors::audit::{AuditEvent, Record, Severity};
+use tessera_actors::audit::{AuditEvent, Severity};
 use tessera_actors::sessions::EndAllForUser;
 
 #[derive(Deserialize)]
@@ -97,7 +97,7 @@ pub async fn submit(state: web::Data<AppState>, req: HttpRequest, f: web::Form<C
         Ok(c) => c,
         Err(e) => return error_page(&e),
     };
-    state.audit.do_send(Record(AuditEvent::new("USER_PASSWORD_CHANGED", Severity::Info, now).user(user.id.as_str())));
+    state.audit.record(AuditEvent::new("USER_PASSWORD_CHANGED", Severity::Info, now).user(user.id.as_str()));
     if return_to.is_empty() {
         let page = MessagePage { title: "Password changed", message: "Your password has been changed.", is_error: false, code: None };
         return html(StatusCode::OK, render(&page), [cookie]);

@@ -140,7 +140,7 @@ pub async fn delete(srv: &TestServer, path: &str, token: &str) -> Reply {
 
 /// Audit rows with this action, after flushing whatever the audit actor still holds.
 pub async fn audit_rows(srv: &TestServer, action: &str) -> Vec<audit_logs::Model> {
-    srv.state.audit.send(Flush).await.expect("audit actor").expect("flush");
+    srv.state.audit.flush().await.expect("flush");
     audit_logs::Entity::find().filter(audit_logs::Column::Action.eq(action)).all(&srv.state.db).await.expect("audit query")
 }
 

@@ -7,7 +7,7 @@ use crate::oauth::consent_store;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::pages::session::Current;
 use crate::state::AppState;
-use tessera_actors::audit::{AuditEvent, Record, Severity};
+use tessera_actors::audit::{AuditEvent, Severity};
 use tessera_actors::codes::{CodeGrant, IssueCode};
 
 /// The next step for the browser.
@@ -77,12 +77,12 @@ pub async fn issue_code(state: &AppState, req: &AuthorizeRequest, cur: &Current,
             return Err(Rejection::to_client(req, OAuthError::server_error()));
         }
     };
-    state.audit.do_send(Record(
+    state.audit.record(
         AuditEvent::new("OAUTH_AUTHORIZATION_GRANTED", Severity::Info, state.clock.now())
             .user(cur.user.id.as_str())
             .client(req.client.client_id.as_str())
             .details(serde_json::json!({ "scope": req.scope(), "consent": consent, "granted": true })),
-    ));
+    );
     Ok(client_redirect(&req.redirect_uri, &[("code", Some(&code)), ("state", req.state.as_deref()), ("iss", Some(&state.issuer))]))
 }
 

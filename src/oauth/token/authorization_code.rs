@@ -13,7 +13,7 @@ use crate::oauth::{pkce, refresh};
 use crate::state::AppState;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
-use tessera_actors::audit::{AuditEvent, RecordAndWait, Severity};
+use tessera_actors::audit::{AuditEvent, Severity};
 use tessera_actors::codes::{CodeGrant, RedeemCode, RedeemError};
 use tessera_entity::audit_logs;
 
@@ -46,10 +46,9 @@ async fn replayed(state: &AppState, client: &AuthenticatedClient, g: &CodeGrant,
         .resource("authorization_code", g.code_hash.clone())
         .details(json!({ "code_client_id": g.client_id }))
         .origin(origin.0.clone(), origin.1.clone());
-    match state.audit.send(RecordAndWait(ev)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "audit of a code replay not committed"),
-        Err(e) => tracing::error!(error = %e, "audit actor unreachable"),
+    match state.audit.record_and_wait(ev).await {
+        Ok(()) => {}
+        Err(e) => tracing::error!(error = %e, "audit of a code replay not committed"),
     }
     tracing::warn!(target: "tessera::auth", error = "code_replay", client_id = %client.client.client_id, "authorization code replayed; descendant tokens revoked");
     match refresh::revoke_code_descendants(state, &g.code_hash).await {

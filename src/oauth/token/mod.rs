@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::EntityTrait;
 use serde::Serialize;
 use serde_json::json;
-use tessera_actors::audit::{AuditEvent, Record, Severity};
+use tessera_actors::audit::{AuditEvent, Severity};
 use tessera_entity::users;
 
 /// Registers the token-side endpoints.
@@ -216,7 +216,7 @@ pub async fn token(state: web::Data<AppState>, req: HttpRequest, payload: web::P
     if let Some(u) = issued.user_id {
         ev = ev.user(u);
     }
-    state.audit.do_send(Record(ev));
+    state.audit.record(ev);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))

@@ -10,7 +10,7 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::refresh::{self, RefreshToken};
 use crate::state::AppState;
 use serde_json::json;
-use tessera_actors::audit::{AuditEvent, RecordAndWait, Severity};
+use tessera_actors::audit::{AuditEvent, Severity};
 
 /// `refresh_token` (required), `scope` (optional, at most the original).
 #[derive(Debug)]
@@ -34,10 +34,9 @@ async fn reused(state: &AppState, t: &RefreshToken, origin: &Origin) -> OAuthErr
         .resource("refresh_token_family", t.family_id.clone())
         .details(json!({ "family_revoked": revoked.is_ok() }))
         .origin(origin.0.clone(), origin.1.clone());
-    match state.audit.send(RecordAndWait(ev)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "audit of a refresh-token reuse not committed"),
-        Err(e) => tracing::error!(error = %e, "audit actor unreachable"),
+    match state.audit.record_and_wait(ev).await {
+        Ok(()) => {}
+        Err(e) => tracing::error!(error = %e, "audit of a refresh-token reuse not committed"),
     }
     tracing::warn!(target: "tessera::auth", error = "refresh_token_reuse", client_id = %t.client_id, family = %t.family_id, "refresh token reused; family revoked");
     match revoked {
