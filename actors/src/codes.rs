@@ -10,8 +10,8 @@ use crate::clock::SharedClock;
 use crate::crypto::{random_token, sha256_hex};
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::sea_query::Query;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter};
 use std::time::Duration;
 use tessera_entity::authorization_codes as codes;
 
@@ -122,15 +122,25 @@ impl Handler<RedeemCode> for CodeActor {
         let (db, now) = (self.db.clone(), self.clock.now());
         Box::pin(async move {
             let hash = sha256_hex(code.as_bytes());
-            let won = codes::Entity::update_many()
-                .col_expr(codes::Column::ConsumedAt, Expr::value(now))
-                .filter(codes::Column::CodeHash.eq(hash.as_str()))
-                .filter(codes::Column::ConsumedAt.is_null())
-                .exec(&db)
-                .await?
-                .rows_affected
-                == 1;
-            let row = codes::Entity::find_by_id(hash).one(&db).await?.ok_or(RedeemError::NotFound)?;
+            // One statement claims the code and returns it; only a code that was not claimed
+            // (unknown or already used) costs a second read, to tell the two apart.
+            let mut claim = Query::update();
+            claim
+                .table(codes::Entity)
+                .value(codes::Column::ConsumedAt, now)
+                .and_where(codes::Column::CodeHash.eq(hash.as_str()))
+                .and_where(codes::Column::ConsumedAt.is_null())
+                .returning_all();
+            let stmt = db.get_database_backend().build(&claim);
+            let claimed = match db.query_one_raw(stmt).await? {
+                Some(r) => Some(codes::Model::from_query_result(&r, "")?),
+                None => None,
+            };
+            let won = claimed.is_some();
+            let row = match claimed {
+                Some(row) => row,
+                None => codes::Entity::find_by_id(hash).one(&db).await?.ok_or(RedeemError::NotFound)?,
+            };
             let grant = CodeGrant {
                 code_hash: row.code_hash,
                 client_id: row.client_id,

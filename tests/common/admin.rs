@@ -7,7 +7,6 @@ use chrono::{DateTime, Duration, Utc};
 use reqwest::Method;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use tessera_actors::audit::Flush;
 use tessera_entity::{access_tokens, audit_logs, roles, user_roles};
 
 pub fn now(srv: &TestServer) -> DateTime<Utc> {
