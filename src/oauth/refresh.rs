@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use tessera_actors::crypto::{random_token, sha256_hex};
-use tessera_entity::{access_tokens, refresh_tokens};
+use tessera_entity::{access_tokens, refresh_tokens, users};
 
 pub use refresh_tokens::Model as RefreshToken;
 
@@ -60,6 +60,15 @@ pub fn mint(state: &AppState, new: NewRefresh) -> (String, String, refresh_token
 /// Looks a presented token up by its hash.
 pub async fn find(db: &DatabaseConnection, token: &str) -> Result<Option<RefreshToken>, DbErr> {
     refresh_tokens::Entity::find().filter(refresh_tokens::Column::TokenHash.eq(sha256_hex(token.as_bytes()))).one(db).await
+}
+
+/// The token and, in the same query, its user (`None` when the user no longer exists).
+pub async fn find_with_user(db: &DatabaseConnection, token: &str) -> Result<Option<(RefreshToken, Option<users::Model>)>, DbErr> {
+    refresh_tokens::Entity::find()
+        .filter(refresh_tokens::Column::TokenHash.eq(sha256_hex(token.as_bytes())))
+        .find_also_related(users::Entity)
+        .one(db)
+        .await
 }
 
 /// True when the token may still be exchanged or reported active.

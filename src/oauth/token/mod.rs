@@ -110,11 +110,16 @@ pub fn has_scope(scope: &str, s: &str) -> bool {
 }
 
 /// The user a grant acts for; missing or inactive is `invalid_grant`.
-pub async fn active_user(state: &AppState, user_id: &str) -> Result<users::Model, OAuthError> {
-    match users::Entity::find_by_id(user_id).one(&state.db).await? {
+pub fn usable_user(found: Option<users::Model>) -> Result<users::Model, OAuthError> {
+    match found {
         Some(u) if u.is_active => Ok(u),
         _ => Err(OAuthError::invalid_grant("the user is unknown or disabled")),
     }
+}
+
+/// [`usable_user`], read by id.
+pub async fn active_user(state: &AppState, user_id: &str) -> Result<users::Model, OAuthError> {
+    usable_user(users::Entity::find_by_id(user_id).one(&state.db).await?)
 }
 
 /// The refresh token to hand out alongside the access token.

@@ -4,7 +4,7 @@
 //! rotation race) is reuse: the whole family and its access tokens are revoked, the event is
 //! committed to the audit log, and the answer is `invalid_grant`. `scope` may only narrow.
 
-use super::{Issued, Origin, RefreshPlan, UserTokens, active_user, issue_user_tokens};
+use super::{Issued, Origin, RefreshPlan, UserTokens, issue_user_tokens, usable_user};
 use crate::oauth::client_auth::{AuthenticatedClient, Params};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::refresh::{self, RefreshToken};
@@ -63,7 +63,7 @@ fn narrowed(original: &str, requested: Option<&str>) -> Result<String, OAuthErro
 
 pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request, origin: &Origin) -> Result<Issued, OAuthError> {
     let now = state.clock.now();
-    let Some(t) = refresh::find(&state.db, &r.refresh_token).await? else {
+    let Some((t, user)) = refresh::find_with_user(&state.db, &r.refresh_token).await? else {
         return Err(OAuthError::invalid_grant("unknown refresh token"));
     };
     if t.client_id != client.client.client_id {
@@ -76,7 +76,7 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
     }
     let scope = narrowed(&t.scope, r.scope.as_deref())?;
-    let user = active_user(state, &t.user_id).await?;
+    let user = usable_user(user)?;
     // The rotation (a conditional UPDATE: of concurrent uses exactly one wins) commits together
     // with the successor's rows; a lost rotation is reuse.
     let response = issue_user_tokens(
