@@ -18,8 +18,6 @@ use tessera_entity::audit_logs;
 use tokio::sync::oneshot;
 
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
-/// Rows per `INSERT` (10 columns each: well under SQLite's and PostgreSQL's parameter limits).
-const ROWS_PER_INSERT: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
@@ -194,8 +192,8 @@ impl AuditActor {
 }
 
 async fn write_batch(db: &DatabaseConnection, batch: &[AuditEvent]) -> Result<(), String> {
-    fn rows(chunk: &[AuditEvent]) -> impl Iterator<Item = audit_logs::ActiveModel> + '_ {
-        chunk.iter().map(|e| audit_logs::ActiveModel {
+    fn row(e: &AuditEvent) -> audit_logs::ActiveModel {
+        audit_logs::ActiveModel {
             action: Set(e.action.to_string()),
             user_id: Set(e.user_id.clone()),
             client_id: Set(e.client_id.clone()),
@@ -207,12 +205,14 @@ async fn write_batch(db: &DatabaseConnection, batch: &[AuditEvent]) -> Result<()
             severity: Set(e.severity.as_str().to_string()),
             created_at: Set(e.at),
             ..Default::default()
-        })
+        }
     }
-    for chunk in batch.chunks(ROWS_PER_INSERT) {
+    // Fixed chunk sizes (see `batch`): at most 256 rows of 10 columns, well under both databases'
+    // parameter limits.
+    for chunk in crate::batch::chunks(batch.iter().collect()) {
         let mut last = None;
         for attempt in 0..3u64 {
-            match audit_logs::Entity::insert_many(rows(chunk)).exec_without_returning(db).await {
+            match audit_logs::Entity::insert_many(chunk.iter().copied().map(row)).exec_without_returning(db).await {
                 Ok(_) => {
                     last = None;
                     break;

@@ -9,6 +9,7 @@ pub mod keygen;
 pub mod keyring;
 pub mod keys;
 pub mod audit;
+pub mod batch;
 pub mod codes;
 pub mod session_store;
 pub mod sessions;

@@ -16,7 +16,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
 use std::collections::HashSet;
 use tessera_entity::{access_tokens, refresh_tokens};
 use tokio::sync::{mpsc, oneshot};
@@ -128,12 +128,8 @@ async fn write_batch(db: &DatabaseConnection, jobs: &mut [Job]) -> Result<Vec<bo
         }
         written.push(wins);
     }
-    if !access.is_empty() {
-        access_tokens::Entity::insert_many(access).exec_without_returning(&txn).await?;
-    }
-    if !refresh.is_empty() {
-        refresh_tokens::Entity::insert_many(refresh).exec_without_returning(&txn).await?;
-    }
+    insert_chunked(&txn, access).await?;
+    insert_chunked(&txn, refresh).await?;
     txn.commit().await?;
     Ok(written)
 }
@@ -144,22 +140,27 @@ async fn insert_rows(
     access: Vec<access_tokens::ActiveModel>,
     refresh: Vec<refresh_tokens::ActiveModel>,
 ) -> Result<(), DbErr> {
-    let single = usize::from(!access.is_empty()) + usize::from(!refresh.is_empty()) <= 1;
-    if single {
-        // One statement commits atomically by itself: no BEGIN/COMMIT round trips.
-        if !access.is_empty() {
-            access_tokens::Entity::insert_many(access).exec_without_returning(db).await?;
-        } else if !refresh.is_empty() {
-            refresh_tokens::Entity::insert_many(refresh).exec_without_returning(db).await?;
-        }
-        return Ok(());
+    if access.is_empty() || refresh.is_empty() {
+        // One kind: each job has one row, so no transaction is needed to keep a job's rows
+        // together (and none costs BEGIN/COMMIT round trips).
+        insert_chunked(db, access).await?;
+        return insert_chunked(db, refresh).await;
     }
     let txn = db.begin().await?;
-    if !access.is_empty() {
-        access_tokens::Entity::insert_many(access).exec_without_returning(&txn).await?;
-    }
-    if !refresh.is_empty() {
-        refresh_tokens::Entity::insert_many(refresh).exec_without_returning(&txn).await?;
-    }
+    insert_chunked(&txn, access).await?;
+    insert_chunked(&txn, refresh).await?;
     txn.commit().await
+}
+
+/// Inserts `rows` in the fixed chunk sizes of `tessera_actors::batch` (a bounded set of statement
+/// texts for the drivers' statement caches).
+async fn insert_chunked<A, C>(c: &C, rows: Vec<A>) -> Result<(), DbErr>
+where
+    A: ActiveModelTrait + Send,
+    C: ConnectionTrait,
+{
+    for chunk in tessera_actors::batch::chunks(rows) {
+        <A::Entity as EntityTrait>::insert_many(chunk).exec_without_returning(c).await?;
+    }
+    Ok(())
 }
