@@ -133,7 +133,7 @@ impl ClientCache {
     }
 
     /// The client `client_id`, from the cache when fresh, else from the database.
-    pub async fn find(&self, db: &DatabaseConnection, client_id: &str) -> Result<Option<Client>, DbErr> {
+    pub async fn find(&self, db: &DatabaseConnection, client_id: &str) -> Result<Option<Arc<Client>>, DbErr> {
         let generation = entity::generation();
         {
             let mut st = self.lock();
@@ -144,10 +144,10 @@ impl ClientCache {
             if let Some((at, c)) = st.entries.get(client_id)
                 && at.elapsed() < CLIENT_CACHE_TTL
             {
-                return Ok(Some(Client::clone(c)));
+                return Ok(Some(Arc::clone(c)));
             }
         }
-        let found = find(db, client_id).await?;
+        let found = find(db, client_id).await?.map(Arc::new);
         if let Some(c) = &found {
             let mut st = self.lock();
             // A write during the read may have produced what we hold: keep it only if none happened.
@@ -155,7 +155,7 @@ impl ClientCache {
                 if st.entries.len() >= 10_000 {
                     st.entries.retain(|_, (at, _)| at.elapsed() < CLIENT_CACHE_TTL);
                 }
-                st.entries.insert(client_id.to_string(), (Instant::now(), Arc::new(c.clone())));
+                st.entries.insert(client_id.to_string(), (Instant::now(), Arc::clone(c)));
             }
         }
         Ok(found)

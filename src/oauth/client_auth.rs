@@ -100,7 +100,8 @@ impl AuthMethod {
 /// A client whose identity the request has proven (or, for a public client, asserted).
 #[derive(Debug, Clone)]
 pub struct AuthenticatedClient {
-    pub client: Client,
+    /// Shared with the client cache (not copied per request).
+    pub client: std::sync::Arc<Client>,
     pub method: AuthMethod,
 }
 

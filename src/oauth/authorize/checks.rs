@@ -14,7 +14,7 @@ use crate::state::AppState;
 /// A request that passed every check.
 #[derive(Debug, Clone)]
 pub struct AuthorizeRequest {
-    pub client: Client,
+    pub client: std::sync::Arc<Client>,
     pub redirect_uri: String,
     /// Requested scopes, de-duplicated, in request order.
     pub scopes: Vec<String>,
@@ -114,7 +114,7 @@ pub async fn validate(state: &AppState, params: Params) -> Result<AuthorizeReque
     })
 }
 
-async fn client_is_known_and_active(state: &AppState, params: &Params) -> Result<Client, Rejection> {
+async fn client_is_known_and_active(state: &AppState, params: &Params) -> Result<std::sync::Arc<Client>, Rejection> {
     let page = |d: &str| Rejection::Page(invalid(d));
     if params.is_repeated("client_id") {
         return Err(page("client_id is repeated"));
