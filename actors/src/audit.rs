@@ -90,11 +90,6 @@ impl AuditEvent {
     }
 }
 
-/// Record an event; returns at once.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Record(pub AuditEvent);
-
 /// Record an event and resolve once it is committed.
 #[derive(Message)]
 #[rtype(result = "Result<(), String>")]
@@ -235,13 +230,6 @@ impl Actor for AuditActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(FLUSH_EVERY, |act, ctx| act.flush(ctx));
-    }
-}
-
-impl Handler<Record> for AuditActor {
-    type Result = ();
-    fn handle(&mut self, msg: Record, _: &mut Self::Context) {
-        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(msg.0);
     }
 }
 

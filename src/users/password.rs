@@ -1,4 +1,4 @@
-//! Passwords: the policy, and Argon2id hashing on a bounded blocking pool.
+//! Passwords: the policy, and Argon2id hashing on dedicated hashing threads.
 //!
 //! Argon2id with m = 19456 KiB, t = 2, p = 1 (OWASP's first recommendation). Every hash and every
 //! verification runs on one of a fixed set of hashing threads (one per CPU), never on the event
@@ -124,7 +124,7 @@ impl Buffer {
         // SAFETY: the layout has a non-zero size.
         let base = unsafe { std::alloc::alloc_zeroed(layout) };
         let Some(ptr) = std::ptr::NonNull::new(base.cast::<Block>()) else { std::alloc::handle_alloc_error(layout) };
-        Buffer { ptr, len: blocks.max(1).min(layout.size() / std::mem::size_of::<Block>()), base, size: layout.size() }
+        Buffer { ptr, len: blocks, base, size: layout.size() }
     }
 
     fn blocks(&mut self) -> &mut [Block] {
