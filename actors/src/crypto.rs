@@ -47,14 +47,21 @@ pub fn open(kek: &[u8; 32], aad: &[u8], sealed: &str) -> Result<Vec<u8>, SealErr
 
 /// Hex SHA-256, used to store codes, session ids and refresh tokens by hash only.
 pub fn sha256_hex(data: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let d = Sha256::digest(data);
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(2 * d.len());
+    for b in d {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
-/// `n` random bytes, base64url without padding (codes, tokens, CSRF tokens, session ids).
+/// `n` random bytes, base64url without padding (codes, tokens, CSRF tokens, session ids), from the
+/// thread's CSPRNG (ChaCha, reseeded from the operating system): no system call per token.
 pub fn random_token(n: usize) -> String {
     let mut buf = vec![0u8; n];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
+    rand::thread_rng().fill_bytes(&mut buf);
     URL_SAFE_NO_PAD.encode(buf)
 }
 
@@ -67,6 +74,19 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha256_hex_is_lowercase_hex_of_the_digest() {
+        // FIPS 180-2 test vector; stored hashes depend on this exact form.
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn random_tokens_differ_and_have_the_requested_length() {
+        let (a, b) = (random_token(32), random_token(32));
+        assert_ne!(a, b);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
+    }
 
     #[test]
     fn seal_round_trips_and_binds_the_kid() {
