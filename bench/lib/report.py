@@ -283,6 +283,10 @@ def build(res, machine, a):
         out.append(f"Argon2id (m=19456 KiB, t=2, p=1, the server's parameters; `bench/hashtime`): one hash {argon['hash_ms']:.1f} ms,"
                    f" one verification {argon['verify_ms']:.1f} ms on one thread; {argon['parallel_per_s']:.0f} verifications/s on"
                    f" {argon['threads']} threads. Login ceiling used above: {n} ÷ {argon['verify_ms']:.1f} ms = {fmt(login_limit)}/s.")
+        if argon.get("when"):
+            first = next((r for r in res.rows if r.get("name") == "argon2"), argon)
+            out.append(f"Measured {argon['when']} (this machine's speed drifts; the run's first measurement gave"
+                       f" {first['verify_ms']:.1f} ms per verification and {first['parallel_per_s']:.0f}/s on {first['threads']} threads).")
     out.append("")
     return "\n".join(out)
 
