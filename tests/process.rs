@@ -54,6 +54,13 @@ pub fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatu
     }
 }
 
+/// A free port and the base environment of a node on it, in `dir`.
+async fn env_on_free_port(dir: &Path) -> (u16, BTreeMap<String, String>) {
+    let (l, port) = free_listener();
+    drop(l);
+    (port, base_env(dir, port).await)
+}
+
 fn keys_json(env: &BTreeMap<String, String>) -> serde_json::Value {
     let out = tessera(env, &["keys", "list", "--json"]).output().unwrap();
     assert!(out.status.success(), "keys list failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -102,9 +109,7 @@ async fn migrate_cli_goes_up_down_up() {
 #[actix_web::test]
 async fn keys_cli_rotates_against_a_running_server_and_offline() {
     let dir = tempfile::tempdir().unwrap();
-    let (l, port) = free_listener();
-    drop(l);
-    let env = base_env(dir.path(), port).await;
+    let (port, env) = env_on_free_port(dir.path()).await;
     // Offline: no server holds the data directory.
     let first = tessera(&env, &["keys", "rotate"]).output().unwrap();
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
@@ -128,9 +133,7 @@ async fn keys_cli_rotates_against_a_running_server_and_offline() {
 #[actix_web::test]
 async fn sigkill_and_restart_keeps_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let (l, port) = free_listener();
-    drop(l);
-    let env = base_env(dir.path(), port).await;
+    let (port, env) = env_on_free_port(dir.path()).await;
     let mut child = spawn_server(&env, dir.path());
     wait_ready(port);
     let jwks = || async { reqwest::get(format!("http://127.0.0.1:{port}/.well-known/jwks.json")).await.unwrap().text().await.unwrap() };
@@ -147,9 +150,7 @@ async fn sigkill_and_restart_keeps_keys() {
 #[actix_web::test]
 async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let (l, port) = free_listener();
-    drop(l);
-    let env = base_env(dir.path(), port).await;
+    let (port, env) = env_on_free_port(dir.path()).await;
     let mut child = spawn_server(&env, dir.path());
     wait_ready(port);
     // Three requests in flight: head sent, body only half sent when the signal arrives.
@@ -215,9 +216,7 @@ async fn embedded_default_starts_with_no_configuration() {
 #[actix_web::test]
 async fn sigkill_and_restart_keeps_revocations() {
     let dir = tempfile::tempdir().unwrap();
-    let (l, port) = free_listener();
-    drop(l);
-    let env = base_env(dir.path(), port).await;
+    let (port, env) = env_on_free_port(dir.path()).await;
     let out = tessera(&env, &["client", "create", "--name", "worker", "--grant-type", "client_credentials", "--scope", "api", "--json"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

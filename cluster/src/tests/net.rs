@@ -22,6 +22,12 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// A node around a started cluster handle.
+    fn running(id: NodeId, dir: TempDir, cluster: Cluster) -> Node {
+        let addr = cluster.local_addr().unwrap();
+        Node { id, dir, addr, cluster: Some(cluster) }
+    }
+
     pub fn c(&self) -> &Cluster {
         self.cluster.as_ref().expect("node is running")
     }
@@ -70,13 +76,7 @@ pub(crate) async fn seed(id: NodeId) -> Node {
     let cluster = Cluster::start(node_config(id, &dir, loopback(), SECRET, None))
         .await
         .unwrap();
-    let addr = cluster.local_addr().unwrap();
-    Node {
-        id,
-        dir,
-        addr,
-        cluster: Some(cluster),
-    }
+    Node::running(id, dir, cluster)
 }
 
 /// A node that joins the cluster of `peer` by itself (CLUSTER_JOIN) and waits until it votes.
@@ -91,13 +91,7 @@ pub(crate) async fn joiner(id: NodeId, peer: &Node) -> Node {
         .unwrap();
     assert!(!cluster.is_joining());
     assert!(cluster.status().members.contains(&id));
-    let addr = cluster.local_addr().unwrap();
-    Node {
-        id,
-        dir,
-        addr,
-        cluster: Some(cluster),
-    }
+    Node::running(id, dir, cluster)
 }
 
 /// Nodes 1, 2, 3: init + join + join.
