@@ -29,6 +29,18 @@ pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConn
     Database::connect(opts).await
 }
 
+/// The connection the write-heavy parts (codes, token rows, audit batches, sessions) write
+/// through. On SQLite it is a second pool of one connection: SQLite has one writer at a time, and
+/// writers on separate connections meet at the file lock, where the losers sleep in SQLite's busy
+/// handler (milliseconds at a time) while the CPU idles; on one connection they queue in process
+/// and run back to back. Reads keep the main pool. On PostgreSQL (and in-memory SQLite, where
+/// another pool would be another database) it is the main pool.
+pub async fn writer(settings: &Settings, db: &DatabaseConnection) -> Result<DatabaseConnection, DbErr> {
+    let url = settings.database_url.expose();
+    let sqlite_file = db.get_database_backend() == sea_orm::DbBackend::Sqlite && !url.contains(":memory:") && !url.contains("mode=memory");
+    if sqlite_file { connect_url(url, 1).await } else { Ok(db.clone()) }
+}
+
 /// Applies pending migrations. Several nodes starting together against one database may race:
 /// the losers retry until the schema is complete.
 pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {

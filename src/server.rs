@@ -74,12 +74,13 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
 
     let pepper = crate::clients::derive_pepper(&kek);
 
-    let codes = CodeActor::new(db.clone(), Arc::clone(&clock), settings.authorization_code_ttl).start();
-    let audit = Audit::start(db.clone());
-    let sessions = crate::pages::session::start(&settings, db.clone(), Arc::clone(&clock))?;
+    let writes = db::writer(&settings, &db).await?;
+    let codes = CodeActor::new(writes.clone(), Arc::clone(&clock), settings.authorization_code_ttl).start();
+    let audit = Audit::start(writes.clone());
+    let sessions = crate::pages::session::start(&settings, writes.clone(), Arc::clone(&clock))?;
     let issuer: Arc<str> = settings.issuer_str().into();
     let permissions = Arc::new(crate::rbac::PermissionService::new(db.clone(), Arc::clone(&clock), settings.redis_url.as_ref().map(|u| u.expose().as_str())));
-    let tokens = crate::oauth::token_store::TokenWriter::start(db.clone());
+    let tokens = crate::oauth::token_store::TokenWriter::start(writes);
     let state = AppState {
         settings: Arc::new(settings),
         db,

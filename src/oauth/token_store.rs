@@ -13,16 +13,30 @@
 //! token was not rotated (rotated or revoked meanwhile: reuse) writes nothing. Rotation and the
 //! successor's insert commit together, so a family revocation racing with a rotation either makes
 //! the rotation fail or, in its second pass, sees the successor (see `refresh::revoke_family`).
+//!
+//! On PostgreSQL several writers take batches from the one queue, so a batch's round trips overlap
+//! with the next one's; two rotations of one token in parallel batches meet at its row lock, and
+//! the second finds it rotated. On SQLite, whose writers serialise anyway, there is one writer.
+//!
+//! A code redemption also asks whether a replay of its code was recorded: after the commit, one
+//! query per batch answers for all its redemptions ([`Written::CodeReplayed`]).
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Query;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
 use std::collections::HashSet;
-use tessera_entity::{access_tokens, refresh_tokens};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+use tessera_entity::{access_tokens, audit_logs, refresh_tokens};
+
+/// The audit action a code replay is recorded under (the replay marker, see `token::authorization_code`).
+pub const CODE_REPLAY: &str = "AUTHORIZATION_CODE_REPLAY";
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// The most rows of each kind one batch carries.
 const MAX_BATCH: usize = 256;
+
+/// Concurrent batches on PostgreSQL.
+const PG_WRITERS: usize = 3;
 
 /// One request's rows.
 #[derive(Default)]
@@ -32,11 +46,26 @@ pub struct TokenRows {
     /// The refresh token (row id) this exchange rotates, and when: the rows are written only if
     /// it is still current.
     pub rotate: Option<(String, DateTime<Utc>)>,
+    /// The authorization code (hash) these tokens descend from, when the caller must learn whether
+    /// a replay of it was recorded: checked after the commit, for the whole batch in one query.
+    pub replay_check: Option<String>,
+}
+
+/// What became of one request's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Committed.
+    Yes,
+    /// Committed, and a replay of the code named by `replay_check` is on record: the caller
+    /// revokes what descends from it.
+    CodeReplayed,
+    /// The token to rotate was no longer current: nothing was written.
+    RotationLost,
 }
 
 struct Job {
     rows: TokenRows,
-    done: oneshot::Sender<Result<bool, String>>,
+    done: oneshot::Sender<Result<Written, String>>,
 }
 
 /// The handle requests write through (cheap to clone).
@@ -46,16 +75,24 @@ pub struct TokenWriter {
 }
 
 impl TokenWriter {
-    /// Starts the writer task on the current runtime.
+    /// Starts the writer tasks on the current runtime: one for SQLite (its single writer lock
+    /// serialises transactions anyway), [`PG_WRITERS`] for PostgreSQL, where batches of different
+    /// writers commit in parallel (row locks order competing rotations of one token).
     pub fn start(db: DatabaseConnection) -> TokenWriter {
+        let writers = match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => PG_WRITERS,
+            _ => 1,
+        };
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(db, rx));
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..writers {
+            tokio::spawn(run(db.clone(), rx.clone()));
+        }
         TokenWriter { tx }
     }
 
-    /// Writes `rows`; resolves once they are committed: `Ok(true)`, or `Ok(false)` when the token
-    /// to rotate was no longer current (nothing was written).
-    pub async fn write(&self, rows: TokenRows) -> Result<bool, DbErr> {
+    /// Writes `rows`; resolves once they are committed (see [`Written`]).
+    pub async fn write(&self, rows: TokenRows) -> Result<Written, DbErr> {
         let (done, wait) = oneshot::channel();
         self.tx.send(Job { rows, done }).map_err(|_| DbErr::Custom("the token writer has stopped".into()))?;
         match wait.await {
@@ -66,15 +103,21 @@ impl TokenWriter {
     }
 }
 
-async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
-    while let Some(first) = rx.recv().await {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH
-            && let Ok(job) = rx.try_recv()
-        {
-            jobs.push(job);
-        }
-        match write_batch(&db, &mut jobs).await {
+/// One writer: takes the queue, gathers a batch, lets the queue go (to the next writer) and writes.
+async fn run(db: DatabaseConnection, rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
+    loop {
+        let mut jobs = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH
+                && let Ok(job) = rx.try_recv()
+            {
+                jobs.push(job);
+            }
+            jobs
+        };
+        match write_and_check(&db, &mut jobs).await {
             Ok(written) => {
                 for (job, written) in jobs.into_iter().zip(written) {
                     let _ = job.done.send(Ok(written));
@@ -88,6 +131,39 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
             }
         }
     }
+}
+
+/// Writes a batch, then looks up, in one query, recorded replays of the codes the written jobs
+/// descend from. The check runs after the commit: a replay records itself before it looks for
+/// descendants, so either it finds these rows or this check finds its record.
+async fn write_and_check(db: &DatabaseConnection, jobs: &mut [Job]) -> Result<Vec<Written>, DbErr> {
+    let written = write_batch(db, jobs).await?;
+    let check: Vec<String> =
+        jobs.iter().zip(&written).filter(|(_, w)| **w).filter_map(|(j, _)| j.rows.replay_check.clone()).collect();
+    let replayed: HashSet<String> = if check.is_empty() {
+        HashSet::new()
+    } else {
+        audit_logs::Entity::find()
+            .select_only()
+            .column(audit_logs::Column::ResourceId)
+            .filter(audit_logs::Column::Action.eq(CODE_REPLAY))
+            .filter(audit_logs::Column::ResourceId.is_in(check))
+            .into_tuple::<Option<String>>()
+            .all(db)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect()
+    };
+    Ok(jobs
+        .iter()
+        .zip(written)
+        .map(|(j, w)| match (w, &j.rows.replay_check) {
+            (false, _) => Written::RotationLost,
+            (true, Some(code)) if replayed.contains(code) => Written::CodeReplayed,
+            (true, _) => Written::Yes,
+        })
+        .collect())
 }
 
 /// Writes a batch; returns, per job, whether its rows were written (false: its rotation lost).

@@ -368,3 +368,22 @@ async fn concurrent_refresh_reuse_leaves_no_live_tokens() {
     assert!(rows.iter().all(|r| r.revoked), "the whole family is revoked");
     srv.stop().await;
 }
+
+/// The token writer learns, after the commit and for the whole batch in one query, whether a
+/// replay of the code a redemption descends from is on record (the marker a racing replay leaves).
+#[actix_web::test]
+async fn token_writer_reports_a_recorded_code_replay() {
+    use tessera::oauth::token_store::{CODE_REPLAY, TokenRows, Written};
+    use tessera_actors::audit::{AuditEvent, Severity};
+    let srv = TestServer::start().await;
+    let replay = AuditEvent::new(CODE_REPLAY, Severity::Critical, Utc::now()).resource("authorization_code", "replayed-code-hash");
+    srv.state.audit.record_and_wait(replay).await.unwrap();
+    let rows = |code: &str| TokenRows { replay_check: Some(code.to_string()), ..Default::default() };
+    // Concurrent writes meet in batches; each learns its own outcome.
+    let (a, b, c) =
+        tokio::join!(srv.state.tokens.write(rows("replayed-code-hash")), srv.state.tokens.write(rows("other-code-hash")), srv.state.tokens.write(TokenRows::default()));
+    assert_eq!(a.unwrap(), Written::CodeReplayed);
+    assert_eq!(b.unwrap(), Written::Yes);
+    assert_eq!(c.unwrap(), Written::Yes);
+    srv.stop().await;
+}

@@ -3,21 +3,20 @@
 //! The code is redeemed once through the codes actor. A replay is refused and every token the
 //! first redemption produced is revoked (access tokens cluster-wide, refresh families), with the
 //! event committed to the audit log first. That record doubles as the replay marker: a first
-//! redemption still minting checks for it afterwards and revokes its own tokens if it is there. Then: same client, identical
+//! redemption still minting learns of it from the token writer once its rows have committed
+//! (`Issue::IssuedCodeReplayed`) and revokes its own tokens. Then: same client, identical
 //! redirect_uri, PKCE S256, an active user.
 
-use super::{Issued, Origin, RefreshPlan, UserTokens, active_user, has_scope, issue_user_tokens};
+use super::{Issue, Issued, Origin, RefreshPlan, UserTokens, active_user, has_scope, issue_user_tokens};
 use crate::oauth::client_auth::{AuthenticatedClient, Params};
 use crate::oauth::error::OAuthError;
 use crate::oauth::{pkce, refresh};
 use crate::state::AppState;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 use tessera_actors::audit::{AuditEvent, Severity};
 use tessera_actors::codes::{CodeGrant, RedeemCode, RedeemError};
-use tessera_entity::audit_logs;
 
-const REPLAY: &str = "AUTHORIZATION_CODE_REPLAY";
+use crate::oauth::token_store::CODE_REPLAY as REPLAY;
 
 /// `code`, `redirect_uri`, `code_verifier` (all required).
 #[derive(Debug)]
@@ -57,16 +56,6 @@ async fn replayed(state: &AppState, client: &AuthenticatedClient, g: &CodeGrant,
     }
 }
 
-/// True once a replay of the code `code_hash` has been recorded.
-async fn replay_recorded(state: &AppState, code_hash: &str) -> Result<bool, OAuthError> {
-    let n = audit_logs::Entity::find()
-        .filter(audit_logs::Column::Action.eq(REPLAY))
-        .filter(audit_logs::Column::ResourceId.eq(code_hash))
-        .count(&state.db)
-        .await?;
-    Ok(n > 0)
-}
-
 pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request, origin: &Origin) -> Result<Issued, OAuthError> {
     let redeemed = state.codes.send(RedeemCode(r.code)).await.map_err(|e| {
         tracing::error!(error = %e, "codes actor unreachable");
@@ -100,15 +89,21 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
             id_token_nonce: true,
             code_hash: Some(g.code_hash.clone()),
             refresh,
+            // A replay racing with this redemption may have looked for descendants before these
+            // tokens existed. It records itself before looking, so either it saw them or the token
+            // writer's check after the commit sees its record, and the tokens are revoked here:
+            // the outcome is the same as a replay arriving just after this answer.
+            check_replay: true,
         },
     )
-    .await?
-    .ok_or_else(OAuthError::server_error)?;
-    // A replay racing with this redemption may have looked for descendants before these tokens
-    // existed. It records itself before looking, so either it saw them or this check sees it and
-    // revokes them: the outcome is the same as a replay arriving just after this answer.
-    if replay_recorded(state, &g.code_hash).await? {
-        refresh::revoke_code_descendants(state, &g.code_hash).await?;
-    }
+    .await?;
+    let response = match response {
+        Issue::Issued(r) => r,
+        Issue::IssuedCodeReplayed(r) => {
+            refresh::revoke_code_descendants(state, &g.code_hash).await?;
+            r
+        }
+        Issue::RotationLost => return Err(OAuthError::server_error()),
+    };
     Ok(Issued { response, user_id: Some(user.id) })
 }

@@ -13,7 +13,7 @@ pub mod refresh_token;
 use super::client_auth::{self, AuthenticatedClient, Params};
 use super::error::{ErrorCode, OAuthError};
 use super::refresh::{self, NewRefresh};
-use super::token_store::TokenRows;
+use super::token_store::{TokenRows, Written};
 use super::{introspect, jwt, revoke, routes, userinfo};
 use crate::state::AppState;
 use actix_web::http::header;
@@ -143,12 +143,22 @@ pub struct UserTokens<'a> {
     pub id_token_nonce: bool,
     pub code_hash: Option<String>,
     pub refresh: RefreshPlan,
+    /// Learn whether a replay of the code (`code_hash`) was recorded by the time the rows committed.
+    pub check_replay: bool,
+}
+
+/// What [`issue_user_tokens`] did.
+pub enum Issue {
+    Issued(TokenResponse),
+    /// Issued, but a replay of the code was recorded meanwhile: the caller revokes its descendants.
+    IssuedCodeReplayed(TokenResponse),
+    /// The refresh token to rotate was no longer current (a reuse): nothing was issued.
+    RotationLost,
 }
 
 /// Issues an access token, an ID token when `openid` is in scope, and a refresh token per plan.
-/// With `RefreshPlan::Successor`, the parent is rotated in the same commit as the new rows; `None`
-/// means it was no longer current (a reuse) and nothing was issued.
-pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<Option<TokenResponse>, OAuthError> {
+/// With `RefreshPlan::Successor`, the parent is rotated in the same commit as the new rows.
+pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<Issue, OAuthError> {
     let (family_id, parent_id, refresh_scope) = match &t.refresh {
         RefreshPlan::None => (None, None, None),
         RefreshPlan::NewFamily => (Some(uuid::Uuid::new_v4().to_string()), None, Some(t.scope.clone())),
@@ -176,7 +186,8 @@ pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<Op
         RefreshPlan::Successor { parent_id, .. } => Some((parent_id.clone(), state.clock.now())),
         _ => None,
     };
-    let mut rows = TokenRows { access: Some(access_row), refresh: None, rotate };
+    let replay_check = if t.check_replay { t.code_hash.clone() } else { None };
+    let mut rows = TokenRows { access: Some(access_row), refresh: None, rotate, replay_check };
     let refresh_token = match refresh_scope {
         Some(scope) => {
             let new = NewRefresh {
@@ -196,10 +207,13 @@ pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<Op
         None => None,
     };
     // Both rows (and the rotation) in one group-committed batch (see `token_store`).
-    if !state.tokens.write(rows).await? {
-        return Ok(None);
-    }
-    Ok(Some(TokenResponse { access_token: access.token, token_type: "Bearer", expires_in: access.expires_in, scope: t.scope, refresh_token, id_token }))
+    let written = state.tokens.write(rows).await?;
+    let response = TokenResponse { access_token: access.token, token_type: "Bearer", expires_in: access.expires_in, scope: t.scope, refresh_token, id_token };
+    Ok(match written {
+        Written::Yes => Issue::Issued(response),
+        Written::CodeReplayed => Issue::IssuedCodeReplayed(response),
+        Written::RotationLost => Issue::RotationLost,
+    })
 }
 
 /// `POST /api/v2/oauth/token`.
