@@ -77,7 +77,7 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
     let writes = db::writer(&settings, &db).await?;
     let codes = CodeActor::new(writes.clone(), Arc::clone(&clock), settings.authorization_code_ttl).start();
     let audit = Audit::start(writes.clone());
-    let sessions = crate::pages::session::start(&settings, writes.clone(), Arc::clone(&clock))?;
+    let (sessions, session_cache) = crate::pages::session::start(&settings, writes.clone(), Arc::clone(&clock))?;
     let issuer: Arc<str> = settings.issuer_str().into();
     let permissions = Arc::new(crate::rbac::PermissionService::new(db.clone(), Arc::clone(&clock), settings.redis_url.as_ref().map(|u| u.expose().as_str())));
     let tokens = crate::oauth::token_store::TokenWriter::start(writes);
@@ -89,6 +89,7 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
         codes,
         audit,
         sessions,
+        session_cache,
         clock,
         node_name: format!("node-{node_id}").into(),
         issuer,

@@ -19,6 +19,8 @@ pub struct AppState {
     pub codes: Addr<CodeActor>,
     pub audit: Audit,
     pub sessions: Addr<tessera_actors::sessions::SessionActor>,
+    /// The sessions actor's cache, read without a message when a lookup hits it.
+    pub session_cache: tessera_actors::sessions::CachedSessions,
     pub clock: SharedClock,
     /// The name this node gives in `X-Tessera-Node`.
     pub node_name: Arc<str>,

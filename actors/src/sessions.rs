@@ -90,6 +90,34 @@ impl SessionActor {
     pub fn new(store: SessionStore, clock: SharedClock, policy: SessionPolicy) -> Self {
         SessionActor { store, clock, policy, cache: Arc::default() }
     }
+
+    /// A read-only view of this actor's cache for request handlers.
+    pub fn cached(&self) -> CachedSessions {
+        CachedSessions { cache: Arc::clone(&self.cache), clock: Arc::clone(&self.clock), policy: self.policy }
+    }
+}
+
+/// A read-only view of the sessions actor's cache: a lookup the actor would answer from its cache
+/// (fresh, and the session still valid) is answered in the caller's thread, without a message to
+/// the actor. Anything else (a miss, a stale entry, an expired session) goes to the actor, which
+/// reads the store, touches or deletes, and fills the cache.
+#[derive(Clone)]
+pub struct CachedSessions {
+    cache: Cache,
+    clock: SharedClock,
+    policy: SessionPolicy,
+}
+
+impl CachedSessions {
+    pub fn get(&self, cookie: &str) -> Option<Session> {
+        if !well_formed(cookie) {
+            return None;
+        }
+        let id = sha256_hex(cookie.as_bytes());
+        let now = self.clock.now();
+        let fresh = chrono::Duration::from_std(CACHE_FOR).unwrap_or_default();
+        with_cache(&self.cache, |c| c.get(&id).filter(|(s, at)| now - *at < fresh && !expired(s, self.policy, now)).map(|(s, _)| s.clone()))
+    }
 }
 
 fn with_cache<R>(cache: &Cache, f: impl FnOnce(&mut HashMap<String, (Session, DateTime<Utc>)>) -> R) -> R {
@@ -334,6 +362,34 @@ mod tests {
         let active = Session { last_seen_at: now + chrono::Duration::minutes(55), ..s };
         assert!(!expired(&active, policy, now + chrono::Duration::minutes(59)));
         assert!(expired(&active, policy, now + chrono::Duration::minutes(60)));
+    }
+
+    #[test]
+    fn cached_view_answers_only_what_the_actor_would_answer_from_its_cache() {
+        use crate::clock::Clock;
+        let clock = Arc::new(crate::clock::ManualClock::default());
+        let policy = SessionPolicy { idle: Duration::from_secs(600), absolute: Duration::from_secs(3600) };
+        let view = CachedSessions { cache: Arc::default(), clock: clock.clone(), policy };
+        let cookie = random_token(32);
+        let id = sha256_hex(cookie.as_bytes());
+        let now = clock.now();
+        let s = Session { id: id.clone(), ..session(now) };
+        with_cache(&view.cache, |c| c.insert(id.clone(), (s.clone(), now)));
+        assert_eq!(view.get(&cookie), Some(s.clone()));
+        assert_eq!(view.get(&random_token(32)), None, "another cookie");
+        assert_eq!(view.get("short"), None, "a malformed cookie");
+        // Older than CACHE_FOR: the actor reads the store again.
+        clock.advance(CACHE_FOR + Duration::from_millis(1));
+        assert_eq!(view.get(&cookie), None);
+        // Fresh in the cache but past its idle limit: the actor ends it.
+        let idle = Session { last_seen_at: now - chrono::Duration::minutes(11), ..s.clone() };
+        with_cache(&view.cache, |c| c.insert(id.clone(), (idle, clock.now())));
+        assert_eq!(view.get(&cookie), None);
+        // Ended on this node (the actor removes it from the cache): gone at once.
+        with_cache(&view.cache, |c| c.insert(id.clone(), (s.clone(), clock.now())));
+        assert!(view.get(&cookie).is_some());
+        with_cache(&view.cache, |c| c.remove(&id));
+        assert_eq!(view.get(&cookie), None);
     }
 
     #[test]

@@ -12,19 +12,22 @@ use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time};
 use sea_orm::DatabaseConnection;
 use tessera_actors::clock::SharedClock;
-use tessera_actors::sessions::{CreateSession, EndSession, GetSession, Session, SessionActor, SessionError, SessionPolicy, SessionStore};
+use tessera_actors::sessions::{CachedSessions, CreateSession, EndSession, GetSession, Session, SessionActor, SessionError, SessionPolicy, SessionStore};
 use tessera_config::Settings;
 
 pub const COOKIE: &str = "tessera_session";
 
-/// Starts the sessions actor on Redis when `REDIS_URL` is set, else on the database.
-pub fn start(settings: &Settings, db: DatabaseConnection, clock: SharedClock) -> anyhow::Result<Addr<SessionActor>> {
+/// Starts the sessions actor on Redis when `REDIS_URL` is set, else on the database; returns it
+/// and the read-only view of its cache.
+pub fn start(settings: &Settings, db: DatabaseConnection, clock: SharedClock) -> anyhow::Result<(Addr<SessionActor>, CachedSessions)> {
     let store = match &settings.redis_url {
         Some(url) => SessionStore::redis(url.expose()).map_err(|e| anyhow::anyhow!("REDIS_URL: {e}"))?,
         None => SessionStore::Database(db),
     };
     let policy = SessionPolicy { idle: settings.session_timeout, absolute: settings.session_absolute_lifetime };
-    Ok(SessionActor::new(store, clock, policy).start())
+    let actor = SessionActor::new(store, clock, policy);
+    let cached = actor.cached();
+    Ok((actor.start(), cached))
 }
 
 /// The signed-in user of a request.
@@ -52,8 +55,12 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Curre
     let Some(cookie) = req.cookie(COOKIE).map(|c| c.value().to_string()) else {
         return Ok(None);
     };
-    let Some(session) = state.sessions.send(GetSession(cookie.clone())).await.map_err(mailbox)?.map_err(unavailable)? else {
-        return Ok(None);
+    let session = match state.session_cache.get(&cookie) {
+        Some(s) => s,
+        None => match state.sessions.send(GetSession(cookie.clone())).await.map_err(mailbox)?.map_err(unavailable)? {
+            Some(s) => s,
+            None => return Ok(None),
+        },
     };
     match users::find(&state.db, &session.user_id).await? {
         Some(user) if user.is_active => Ok(Some(Current { cookie, session, user })),
