@@ -36,7 +36,10 @@ pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConn
 /// and run back to back. Reads keep the main pool. On PostgreSQL (and in-memory SQLite, where
 /// another pool would be another database) it is the main pool.
 pub async fn writer(settings: &Settings, db: &DatabaseConnection) -> Result<DatabaseConnection, DbErr> {
-    let url = settings.database_url.expose();
+    writer_for(settings.database_url.expose(), db).await
+}
+
+async fn writer_for(url: &str, db: &DatabaseConnection) -> Result<DatabaseConnection, DbErr> {
     let sqlite_file = db.get_database_backend() == sea_orm::DbBackend::Sqlite && !url.contains(":memory:") && !url.contains("mode=memory");
     if sqlite_file { connect_url(url, 1).await } else { Ok(db.clone()) }
 }
@@ -56,4 +59,32 @@ pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
         }
     }
     Err(last.unwrap_or_else(|| DbErr::Custom("migration failed".into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Statement};
+
+    #[tokio::test]
+    async fn sqlite_writes_get_one_connection_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = super::connect_url(&url, 5).await.unwrap();
+        let writes = super::writer_for(&url, &db).await.unwrap();
+        assert_eq!(writes.get_sqlite_connection_pool().options().get_max_connections(), 1);
+        assert_eq!(db.get_sqlite_connection_pool().options().get_max_connections(), 5);
+        // Both pools are the same database file.
+        writes.execute_unprepared("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (7)").await.unwrap();
+        let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), "SELECT x FROM t")).await.unwrap().unwrap();
+        assert_eq!(row.try_get::<i32>("", "x").unwrap(), 7);
+    }
+
+    #[tokio::test]
+    async fn in_memory_sqlite_writes_through_the_main_pool() {
+        // Another pool on an in-memory URL would be another, empty database.
+        let db = super::connect_url("sqlite::memory:", 1).await.unwrap();
+        let writes = super::writer_for("sqlite::memory:", &db).await.unwrap();
+        writes.execute_unprepared("CREATE TABLE t (x INTEGER)").await.unwrap();
+        db.execute_unprepared("INSERT INTO t VALUES (1)").await.unwrap();
+    }
 }
