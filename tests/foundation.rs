@@ -235,3 +235,89 @@ async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
     assert_eq!(recorded_addresses(&proxied).await, vec![client_addr; 3], "behind a trusted proxy the nearest untrusted hop is the client");
     proxied.stop().await;
 }
+
+/// The metric names in PromQL text: identifiers with Tessera's prefixes.
+fn promql_metrics(expr: &str) -> Vec<String> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| ["oauth_", "http_", "tessera_"].iter().any(|p| w.starts_with(p)))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every `expr` of a Prometheus rules file (one-line, or a `|` block of more indented lines).
+fn alert_exprs(yaml: &str) -> Vec<String> {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(rest) = line.trim_start().strip_prefix("expr:") else { continue };
+        if rest.trim() != "|" {
+            out.push(rest.trim().to_string());
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        let block: Vec<&str> = lines[i + 1..].iter().take_while(|l| l.trim().is_empty() || l.len() - l.trim_start().len() > indent).copied().collect();
+        out.push(block.join("\n"));
+    }
+    out
+}
+
+fn dashboard_exprs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("expr", Value::String(s)) => out.push(s.clone()),
+                    _ => dashboard_exprs(v, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| dashboard_exprs(v, out)),
+        _ => {}
+    }
+}
+
+/// The shipped Grafana dashboard and Prometheus alert rules only query series the server exports,
+/// and the seed's four alerts are there.
+#[actix_web::test]
+async fn deployed_dashboard_and_alerts_query_exported_metrics() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let srv = TestServer::start().await;
+    let (l, port) = crate::common::free_listener();
+    actix_web::rt::spawn(srv.node().serve_metrics(l).unwrap());
+    // `http_requests_total` has a series once a request has been answered.
+    assert_eq!(client().get(srv.url("/health")).send().await.unwrap().status(), 200);
+    let text = client().get(format!("http://127.0.0.1:{port}/metrics")).send().await.unwrap().text().await.unwrap();
+    // Series names, and families declared by `# TYPE` (a labelled counter has no series before its
+    // first event); a histogram family `x` is queried as `x_bucket`, `x_sum`, `x_count`.
+    let mut exported: std::collections::BTreeSet<String> =
+        text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(['{', ' ']).next()).map(str::to_string).collect();
+    for l in text.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let mut w = l.split(' ');
+        let (Some(name), Some(kind)) = (w.next(), w.next()) else { continue };
+        exported.insert(name.to_string());
+        if kind == "histogram" {
+            exported.extend(["_bucket", "_sum", "_count"].map(|s| format!("{name}{s}")));
+        }
+    }
+
+    let rules = std::fs::read_to_string(format!("{root}/deploy/prometheus/alerts.yml")).unwrap();
+    for alert in ["HighErrorRate", "HighLatency", "DatabaseConnectionPoolExhausted", "TokenRevocationRateHigh"] {
+        assert!(rules.contains(&format!("- alert: {alert}\n")), "alert {alert} missing");
+    }
+    let alerts = alert_exprs(&rules);
+    assert!(alerts.len() >= 4, "{alerts:?}");
+
+    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(format!("{root}/deploy/grafana/tessera-dashboard.json")).unwrap()).unwrap();
+    let mut panels = Vec::new();
+    dashboard_exprs(&dashboard, &mut panels);
+    assert!(panels.len() >= 10, "{panels:?}");
+
+    for expr in alerts.iter().chain(&panels) {
+        let names = promql_metrics(expr);
+        assert!(!names.is_empty(), "no Tessera metric in {expr:?}");
+        for name in names {
+            assert!(exported.contains(&name), "{name} (in {expr:?}) is not exported; exported: {exported:?}");
+        }
+    }
+    srv.stop().await;
+}
