@@ -35,8 +35,14 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 /// The most rows of each kind one batch carries.
 const MAX_BATCH: usize = 256;
 
-/// Concurrent batches on PostgreSQL.
+/// Concurrent batches on PostgreSQL, at most; a small pool gets fewer (a third of its
+/// connections, at least one), so writers never hold most of the connections requests read with.
 const PG_WRITERS: usize = 3;
+
+/// How many writers a PostgreSQL pool of `max_connections` gets.
+fn pg_writers(max_connections: u32) -> usize {
+    (max_connections as usize / 3).clamp(1, PG_WRITERS)
+}
 
 /// One request's rows.
 #[derive(Default)]
@@ -76,11 +82,11 @@ pub struct TokenWriter {
 
 impl TokenWriter {
     /// Starts the writer tasks on the current runtime: one for SQLite (its single writer lock
-    /// serialises transactions anyway), [`PG_WRITERS`] for PostgreSQL, where batches of different
-    /// writers commit in parallel (row locks order competing rotations of one token).
+    /// serialises transactions anyway), up to [`PG_WRITERS`] for PostgreSQL, where batches of
+    /// different writers commit in parallel (row locks order competing rotations of one token).
     pub fn start(db: DatabaseConnection) -> TokenWriter {
         let writers = match db.get_database_backend() {
-            sea_orm::DbBackend::Postgres => PG_WRITERS,
+            sea_orm::DbBackend::Postgres => pg_writers(db.get_postgres_connection_pool().options().get_max_connections()),
             _ => 1,
         };
         let (tx, rx) = mpsc::unbounded_channel();
@@ -239,4 +245,12 @@ where
         <A::Entity as EntityTrait>::insert_many(chunk).exec_without_returning(c).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn small_pools_get_fewer_writers() {
+        assert_eq!([1, 2, 3, 5, 6, 9, 10, 100].map(super::pg_writers), [1, 1, 1, 1, 2, 3, 3, 3]);
+    }
 }
