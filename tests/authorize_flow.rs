@@ -246,6 +246,17 @@ async fn remembered_consent_asks_only_for_new_scopes() {
     assert!(query_param(&location(&res), "code").is_some());
     let res = http.get(srv.url(&authorize_path(&c, "email", "d", &pkce().challenge, &[("prompt", "consent")]))).send().await.unwrap();
     assert!(location(&res).starts_with("/oauth/consent?"));
+    // Consent is per client: another client asking for the same scopes is asked for all of them,
+    // while the user stays signed in (the session user and this client's consent are one read).
+    let other = default_client(&srv).await;
+    let res = http.get(srv.url(&authorize_path(&other, "openid profile", "e", &pkce().challenge, &[]))).send().await.unwrap();
+    let to_consent = location(&res);
+    assert!(to_consent.starts_with("/oauth/consent?"), "{to_consent}");
+    let (html, _) = submit_consent(&srv, &http, &to_consent, "approve").await;
+    assert_eq!(html.matches("class=\"badge\">new<").count(), 2, "{html}");
+    // And the first client's consent is untouched by the second's.
+    let res = http.get(srv.url(&authorize_path(&c, "openid profile email", "f", &pkce().challenge, &[]))).send().await.unwrap();
+    assert!(query_param(&location(&res), "code").is_some(), "{}", location(&res));
     srv.stop().await;
 }
 
