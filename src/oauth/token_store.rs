@@ -27,10 +27,10 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection
 use std::collections::HashSet;
 use std::sync::Arc;
 use tessera_entity::{access_tokens, audit_logs, refresh_tokens};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// The audit action a code replay is recorded under (the replay marker, see `token::authorization_code`).
 pub const CODE_REPLAY: &str = "AUTHORIZATION_CODE_REPLAY";
-use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// The most rows of each kind one batch carries.
 const MAX_BATCH: usize = 256;
