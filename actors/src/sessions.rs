@@ -113,11 +113,15 @@ impl CachedSessions {
         if !well_formed(cookie) {
             return None;
         }
-        let id = sha256_hex(cookie.as_bytes());
         let now = self.clock.now();
-        let fresh = chrono::Duration::from_std(CACHE_FOR).unwrap_or_default();
-        with_cache(&self.cache, |c| c.get(&id).filter(|(s, at)| now - *at < fresh && !expired(s, self.policy, now)).map(|(s, _)| s.clone()))
+        fresh_in_cache(&self.cache, &sha256_hex(cookie.as_bytes()), now).filter(|s| !expired(s, self.policy, now))
     }
+}
+
+/// The cached session `id`, if it was cached less than [`CACHE_FOR`] before `now`.
+fn fresh_in_cache(cache: &Cache, id: &str, now: DateTime<Utc>) -> Option<Session> {
+    let fresh = chrono::Duration::from_std(CACHE_FOR).unwrap_or_default();
+    with_cache(cache, |c| c.get(id).filter(|(_, at)| now - *at < fresh).map(|(s, _)| s.clone()))
 }
 
 fn with_cache<R>(cache: &Cache, f: impl FnOnce(&mut HashMap<String, (Session, DateTime<Utc>)>) -> R) -> R {
@@ -245,8 +249,7 @@ impl Handler<GetSession> for SessionActor {
                 return Ok(None);
             }
             let id = sha256_hex(cookie.as_bytes());
-            let fresh = chrono::Duration::from_std(CACHE_FOR).unwrap_or_default();
-            let cached = with_cache(&cache, |c| c.get(&id).filter(|(_, at)| now - *at < fresh).map(|(s, _)| s.clone()));
+            let cached = fresh_in_cache(&cache, &id, now);
             let from_cache = cached.is_some();
             let session = match cached {
                 Some(s) => s,

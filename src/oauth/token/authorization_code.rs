@@ -4,19 +4,18 @@
 //! first redemption produced is revoked (access tokens cluster-wide, refresh families), with the
 //! event committed to the audit log first. That record doubles as the replay marker: a first
 //! redemption still minting learns of it from the token writer once its rows have committed
-//! (`Issue::IssuedCodeReplayed`) and revokes its own tokens. Then: same client, identical
+//! (`Written::CodeReplayed`) and revokes its own tokens. Then: same client, identical
 //! redirect_uri, PKCE S256, an active user.
 
-use super::{Issue, Issued, Origin, RefreshPlan, UserTokens, active_user, has_scope, issue_user_tokens};
+use super::{Issued, Origin, RefreshPlan, UserTokens, active_user, has_scope, issue_user_tokens};
 use crate::oauth::client_auth::{AuthenticatedClient, Params};
 use crate::oauth::error::OAuthError;
 use crate::oauth::{pkce, refresh};
 use crate::state::AppState;
 use serde_json::json;
 use tessera_actors::audit::{AuditEvent, Severity};
+use crate::oauth::token_store::{CODE_REPLAY as REPLAY, Written};
 use tessera_actors::codes::{CodeGrant, RedeemCode, RedeemError};
-
-use crate::oauth::token_store::CODE_REPLAY as REPLAY;
 
 /// `code`, `redirect_uri`, `code_verifier` (all required).
 #[derive(Debug)]
@@ -78,7 +77,7 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
     pkce::verify(&g.code_challenge_method, &g.code_challenge, &r.code_verifier)?;
     let user = active_user(state, &g.user_id).await?;
     let refresh = if has_scope(&g.scope, "offline_access") && c.allows_grant("refresh_token") { RefreshPlan::NewFamily } else { RefreshPlan::None };
-    let response = issue_user_tokens(
+    let (response, written) = issue_user_tokens(
         state,
         UserTokens {
             client_id: &c.client_id,
@@ -89,21 +88,17 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
             id_token_nonce: true,
             code_hash: Some(g.code_hash.clone()),
             refresh,
-            // A replay racing with this redemption may have looked for descendants before these
-            // tokens existed. It records itself before looking, so either it saw them or the token
-            // writer's check after the commit sees its record, and the tokens are revoked here:
-            // the outcome is the same as a replay arriving just after this answer.
-            check_replay: true,
         },
     )
     .await?;
-    let response = match response {
-        Issue::Issued(r) => r,
-        Issue::IssuedCodeReplayed(r) => {
-            refresh::revoke_code_descendants(state, &g.code_hash).await?;
-            r
-        }
-        Issue::RotationLost => return Err(OAuthError::server_error()),
-    };
+    // A replay racing with this redemption may have looked for descendants before these tokens
+    // existed. It records itself before looking, so either it saw them or the token writer's
+    // check after the commit sees its record, and the tokens are revoked here: the outcome is the
+    // same as a replay arriving just after this answer.
+    match written {
+        Written::Yes => {}
+        Written::CodeReplayed => refresh::revoke_code_descendants(state, &g.code_hash).await?,
+        Written::RotationLost => return Err(OAuthError::server_error()),
+    }
     Ok(Issued { response, user_id: Some(user.id) })
 }

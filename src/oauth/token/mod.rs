@@ -143,22 +143,14 @@ pub struct UserTokens<'a> {
     pub id_token_nonce: bool,
     pub code_hash: Option<String>,
     pub refresh: RefreshPlan,
-    /// Learn whether a replay of the code (`code_hash`) was recorded by the time the rows committed.
-    pub check_replay: bool,
-}
-
-/// What [`issue_user_tokens`] did.
-pub enum Issue {
-    Issued(TokenResponse),
-    /// Issued, but a replay of the code was recorded meanwhile: the caller revokes its descendants.
-    IssuedCodeReplayed(TokenResponse),
-    /// The refresh token to rotate was no longer current (a reuse): nothing was issued.
-    RotationLost,
 }
 
 /// Issues an access token, an ID token when `openid` is in scope, and a refresh token per plan.
-/// With `RefreshPlan::Successor`, the parent is rotated in the same commit as the new rows.
-pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<Issue, OAuthError> {
+/// With `RefreshPlan::Successor`, the parent is rotated in the same commit as the new rows, and
+/// `Written::RotationLost` means nothing was written (the response must not be sent). A code
+/// redemption (any other plan) learns whether a replay of its code was recorded meanwhile
+/// (`Written::CodeReplayed`).
+pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<(TokenResponse, Written), OAuthError> {
     let (family_id, parent_id, refresh_scope) = match &t.refresh {
         RefreshPlan::None => (None, None, None),
         RefreshPlan::NewFamily => (Some(uuid::Uuid::new_v4().to_string()), None, Some(t.scope.clone())),
@@ -186,7 +178,10 @@ pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<Is
         RefreshPlan::Successor { parent_id, .. } => Some((parent_id.clone(), state.clock.now())),
         _ => None,
     };
-    let replay_check = if t.check_replay { t.code_hash.clone() } else { None };
+    let replay_check = match &t.refresh {
+        RefreshPlan::Successor { .. } => None,
+        _ => t.code_hash.clone(),
+    };
     let mut rows = TokenRows { access: Some(access_row), refresh: None, rotate, replay_check };
     let refresh_token = match refresh_scope {
         Some(scope) => {
@@ -208,12 +203,7 @@ pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<Is
     };
     // Both rows (and the rotation) in one group-committed batch (see `token_store`).
     let written = state.tokens.write(rows).await?;
-    let response = TokenResponse { access_token: access.token, token_type: "Bearer", expires_in: access.expires_in, scope: t.scope, refresh_token, id_token };
-    Ok(match written {
-        Written::Yes => Issue::Issued(response),
-        Written::CodeReplayed => Issue::IssuedCodeReplayed(response),
-        Written::RotationLost => Issue::RotationLost,
-    })
+    Ok((TokenResponse { access_token: access.token, token_type: "Bearer", expires_in: access.expires_in, scope: t.scope, refresh_token, id_token }, written))
 }
 
 /// `POST /api/v2/oauth/token`.

@@ -4,7 +4,8 @@
 //! rotation race) is reuse: the whole family and its access tokens are revoked, the event is
 //! committed to the audit log, and the answer is `invalid_grant`. `scope` may only narrow.
 
-use super::{Issue, Issued, Origin, RefreshPlan, UserTokens, issue_user_tokens, usable_user};
+use super::{Issued, Origin, RefreshPlan, UserTokens, issue_user_tokens, usable_user};
+use crate::oauth::token_store::Written;
 use crate::oauth::client_auth::{AuthenticatedClient, Params};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::refresh::{self, RefreshToken};
@@ -79,7 +80,7 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
     let user = usable_user(user)?;
     // The rotation (a conditional UPDATE: of concurrent uses exactly one wins) commits together
     // with the successor's rows; a lost rotation is reuse.
-    let response = issue_user_tokens(
+    let (response, written) = issue_user_tokens(
         state,
         UserTokens {
             client_id: &t.client_id,
@@ -91,14 +92,12 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
             id_token_nonce: false,
             code_hash: t.code_hash.clone(),
             refresh: RefreshPlan::Successor { family_id: t.family_id.clone(), parent_id: t.id.clone(), scope: t.scope.clone() },
-            check_replay: false,
         },
     )
     .await?;
-    let response = match response {
-        Issue::Issued(r) | Issue::IssuedCodeReplayed(r) => r,
-        Issue::RotationLost => return Err(reused(state, &t, origin).await),
-    };
+    if written == Written::RotationLost {
+        return Err(reused(state, &t, origin).await);
+    }
     Ok(Issued { response, user_id: Some(user.id) })
 }
 
