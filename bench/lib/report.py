@@ -224,6 +224,12 @@ def build(res, machine, a):
     out.append(f"- CPU: {machine.get('cpu')} — nproc {n}")
     out.append(f"- memory: {machine.get('mem_gib')} GiB; kernel {machine.get('kernel')}; {machine.get('os')}")
     out.append("- load generator (wrk), server and baselines share these cores: every figure includes wrk's own CPU use.")
+    if a.wrk_sched == "batch":
+        out.append("- wrk runs as `SCHED_BATCH` (`chrt --batch 0`): its wake-ups do not preempt a server thread, so the server"
+                   " is not switched out after every response, as with a load generator on another machine."
+                   " Every server in the table runs under the same load generator. `BENCH_WRK_SCHED=normal` runs wrk as any process.")
+    else:
+        out.append("- wrk runs as any process (`BENCH_WRK_SCHED=normal`): each response wakes it and it preempts a server thread.")
     if "loadavg" in machine:
         out.append(f"- 1-minute load average when the measurements started: {machine['loadavg']}")
     busy = [alg for alg in ("rsa2048", "ecdsap256", "ed25519")
@@ -318,6 +324,7 @@ def main():
     p.add_argument("--mode", default="full")
     p.add_argument("--duration", default="10")
     p.add_argument("--wrk", default="-t2 -c32")
+    p.add_argument("--wrk-sched", default="normal", choices=["batch", "normal"])
     p.add_argument("--alg", default="RS256")
     a = ap.parse_args()
     return {"openssl": cmd_openssl, "report": cmd_report}[a.cmd](a)
