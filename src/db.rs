@@ -8,9 +8,18 @@ use tessera_migration::{Migrator, MigratorTrait};
 
 /// Connects with the configured pool size. Every SQLite connection gets foreign keys, WAL and
 /// `synchronous=NORMAL`, and waits on a busy database instead of failing.
+///
+/// The pool does not ping a connection on every checkout (sqlx's default): that is one more round
+/// trip (PostgreSQL) or thread hand-off (SQLite) before every query. Only a connection idle for
+/// [`PING_IF_IDLE_FOR`] is pinged first, where a server restart or a proxy's idle timeout would have
+/// broken it. A busy connection that breaks fails its query with an I/O error (503), and sqlx's
+/// ping on release closes it instead of returning it to the pool.
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     connect_url(settings.database_url.expose(), settings.db_max_connections).await
 }
+
+/// A pooled PostgreSQL connection idle this long is pinged before it is handed out.
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 
 pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(url.to_string());
@@ -19,6 +28,7 @@ pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConn
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
         .sqlx_logging(false)
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         .map_sqlx_sqlite_opts(|o| {
             o.foreign_keys(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -73,6 +83,8 @@ mod tests {
         let writes = super::writer_for(&url, &db).await.unwrap();
         assert_eq!(writes.get_sqlite_connection_pool().options().get_max_connections(), 1);
         assert_eq!(db.get_sqlite_connection_pool().options().get_max_connections(), 5);
+        // No ping before every query: only connections idle for PING_IF_IDLE_FOR are pinged.
+        assert!(!db.get_sqlite_connection_pool().options().get_test_before_acquire());
         // Both pools are the same database file.
         writes.execute_unprepared("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (7)").await.unwrap();
         let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), "SELECT x FROM t")).await.unwrap().unwrap();

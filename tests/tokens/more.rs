@@ -341,6 +341,47 @@ async fn database_outage_gives_503_not_500() {
     srv.stop().await;
 }
 
+/// PostgreSQL drops every connection the node holds (a restart, a failover, a proxy's idle
+/// timeout): requests answer 503 while the pool finds its connections dead, never 500, and the
+/// node recovers by itself. The pool pings only idle connections before a checkout (`db.rs`), so a
+/// dead busy connection is found by the query that fails on it.
+#[actix_web::test]
+async fn dropped_database_connections_give_503_then_recover() {
+    use sea_orm::ConnectionTrait;
+    if crate::common::db_kind() != "postgres" {
+        return; // an SQLite connection lives in this process: nothing outside can cut it
+    }
+    let srv = TestServer::start().await;
+    let c = confidential(&srv).await;
+    let user = create_user(&srv, "ivan").await;
+    let t = tokens_for(&srv, &c, &user, "openid").await;
+    let at = t["access_token"].as_str().unwrap();
+    // Warm several pooled connections, then cut them all from the server side.
+    futures::future::join_all((0..8).map(|_| userinfo(&srv, at))).await;
+    let cut = "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    let killed = srv.state.db.query_one_raw(sea_orm::Statement::from_string(srv.state.db.get_database_backend(), cut)).await.unwrap().unwrap();
+    assert!(killed.try_get::<i64>("", "n").unwrap() >= 1, "the node held connections");
+    let (mut failed, mut ok_in_a_row) = (0, 0);
+    for _ in 0..60 {
+        let res = userinfo(&srv, at).await;
+        if res.status() == 200 {
+            ok_in_a_row += 1;
+            if ok_in_a_row == 10 {
+                break;
+            }
+        } else {
+            expect_error(res, 503, "temporarily_unavailable").await;
+            failed += 1;
+            ok_in_a_row = 0;
+        }
+    }
+    assert_eq!(ok_in_a_row, 10, "the node recovered by itself ({failed} requests answered 503 on the way)");
+    // Writes recover too: a new token is issued and verifies.
+    let t = tokens_for(&srv, &c, &user, "openid").await;
+    assert_eq!(userinfo(&srv, t["access_token"].as_str().unwrap()).await.status(), 200);
+    srv.stop().await;
+}
+
 #[actix_web::test]
 async fn concurrent_refresh_reuse_leaves_no_live_tokens() {
     let srv = TestServer::start().await;
