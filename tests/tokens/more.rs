@@ -341,6 +341,52 @@ async fn database_outage_gives_503_not_500() {
     srv.stop().await;
 }
 
+/// The codes actor claims the redemptions that arrive together with one statement: each still gets
+/// its own answer. Of five redemptions of one code exactly one wins and four are replays carrying
+/// its grant; an unknown code is not found, an expired one expired, and codes issued together are
+/// each stored and redeemable.
+#[actix_web::test]
+async fn redemptions_claimed_together_each_get_their_own_answer() {
+    use tessera_actors::codes::{RedeemCode, RedeemError};
+    let srv = TestServer::start().await;
+    let c = confidential(&srv).await;
+    let user = create_user(&srv, "judy").await;
+    let old = issue_code(&srv, &c, &user, "openid", None).await.0;
+    srv.clock.advance(srv.state.settings.authorization_code_ttl + std::time::Duration::from_secs(1));
+    // Issued together: one insert may hold several.
+    let issued = futures::future::join_all((0..6).map(|i| issue_code(&srv, &c, &user, "openid", Some(["n0", "n1", "n2", "n3", "n4", "n5"][i])))).await;
+    let codes: Vec<&str> = issued.iter().map(|(code, _)| code.as_str()).collect();
+    let mut asks: Vec<(&str, String)> = vec![("old", old.clone()), ("unknown", "no-such-code".into())];
+    asks.extend((0..5).map(|_| ("twice", codes[0].to_string())));
+    asks.extend(codes[1..].iter().map(|code| ("once", code.to_string())));
+    let answers = futures::future::join_all(asks.iter().map(|(_, code)| srv.state.codes.send(RedeemCode(code.clone())))).await;
+    let (mut won, mut replayed) = (0, 0);
+    let mut nonces = Vec::new();
+    for ((kind, _), answer) in asks.iter().zip(answers) {
+        match (*kind, answer.expect("codes actor")) {
+            ("old", Err(RedeemError::Expired)) | ("unknown", Err(RedeemError::NotFound)) => {}
+            ("twice", Ok(g)) => {
+                won += 1;
+                nonces.push(g.nonce.unwrap());
+            }
+            ("twice", Err(RedeemError::Replayed(g))) => {
+                replayed += 1;
+                assert_eq!((g.user_id.as_str(), g.nonce.as_deref()), (user.id.as_str(), Some("n0")), "a replay carries the grant");
+            }
+            ("once", Ok(g)) => nonces.push(g.nonce.unwrap()),
+            (kind, other) => panic!("{kind}: {other:?}"),
+        }
+    }
+    assert_eq!((won, replayed), (1, 4));
+    nonces.sort();
+    assert_eq!(nonces, ["n0", "n1", "n2", "n3", "n4", "n5"], "every code issued together was stored with its own grant");
+    // Each is used now.
+    for code in codes {
+        assert!(matches!(srv.state.codes.send(RedeemCode(code.to_string())).await.unwrap(), Err(RedeemError::Replayed(_))));
+    }
+    srv.stop().await;
+}
+
 /// PostgreSQL drops every connection the node holds (a restart, a failover, a proxy's idle
 /// timeout): requests answer 503 while the pool finds its connections dead, never 500, and the
 /// node recovers by itself. The pool pings only idle connections before a checkout (`db.rs`), so a
