@@ -33,6 +33,12 @@ def cmd_openssl(a):
     print(json.dumps(rec))
 
 
+def cmd_bracket(a):
+    """openssl's RSA-2048 -multi sign rate right before and right after the RS256 client_credentials scenario."""
+    rates = [parse_openssl(open(f).read()).get("rsa2048", {}).get("sign") for f in (a.before, a.after)]
+    print(json.dumps({"name": "openssl_rsa_around_cc", "before": rates[0], "after": rates[1]}))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 def fmt(v, digits=0):
@@ -125,7 +131,16 @@ def build(res, machine, a):
         return multi.get(JWT_TO_OPENSSL[alg], {}).get("sign")
 
     rate = res.rate
-    login_limit = n * 1000.0 / argon["verify_ms"] if argon else None
+    # This machine's speed drifts within a run, so a limit is measured again around the scenario it bounds
+    # when the run did so: the mean of right before and right after.
+    around = [r for r in res.rows if r.get("name") == "argon2" and r.get("when", "").endswith("the login storm")]
+    ceilings = [n * 1000.0 / r["verify_ms"] for r in (around or ([argon] if argon else []))]
+    login_limit = sum(ceilings) / len(ceilings) if ceilings else None
+    bracket = res.get("openssl_rsa_around_cc") or {}
+    cc_rsa = [v for v in (bracket.get("before"), bracket.get("after")) if v]
+    cc_limit = sum(cc_rsa) / len(cc_rsa) if cc_rsa else limit("RS256")
+    cc_what = (f"openssl RSA-2048 sign, -multi {n}, mean of right before and right after this scenario"
+               f" ({' and '.join(fmt(v) for v in cc_rsa)}/s)" if cc_rsa else "openssl RSA-2048 sign, -multi %d" % n)
     loads = [r for r in res.rows if r.get("server") == "tessera" and "requests" in r]
     # VmHWM is the process's high-water mark so far: the first scenario that reached the highest one caused it
     top = max((r.get("vmhwm_mb", 0) for r in loads), default=None)
@@ -145,7 +160,7 @@ def build(res, machine, a):
     if limit(a.alg) and limit("RS256"):
         flow_limit = 1.0 / (1.0 / limit(a.alg) + 1.0 / limit("RS256"))
     ratios = [
-        ("client_credentials RS256", rate("tessera_cc_RS256"), limit("RS256"), "openssl RSA-2048 sign, -multi %d" % n,
+        ("client_credentials RS256", rate("tessera_cc_RS256"), cc_limit, cc_what,
          rate("node_cc_RS256"), rate("node_cc_RS256_workers")),
         ("client_credentials ES256", rate("tessera_cc_ES256"), limit("ES256"), "openssl ECDSA P-256 sign, -multi %d" % n,
          rate("node_cc_ES256"), rate("node_cc_ES256_workers")),
@@ -178,9 +193,9 @@ def build(res, machine, a):
     t_rs, t_es = rate("tessera_cc_RS256"), rate("tessera_cc_ES256")
     n_rs, n_es = rate("node_cc_RS256"), rate("node_cc_ES256")
     goals = []
-    r1 = ratio(t_rs, limit("RS256"))
+    r1 = ratio(t_rs, cc_limit)
     goals.append(goal(f"client_credentials RS256 ≥ 80% of the {n}-core openssl RSA-2048 sign rate",
-                      None if r1 is None else f"{r1:.0%} ({fmt(t_rs)} of {fmt(limit('RS256'))}/s)", "≥ 80%", r1 is not None and r1 >= 0.8))
+                      None if r1 is None else f"{r1:.0%} ({fmt(t_rs)} of {fmt(cc_limit)}/s)", "≥ 80%", r1 is not None and r1 >= 0.8))
     r2 = ratio(t_rs, n_rs)
     goals.append(goal("client_credentials RS256 ≥ 1.5× node-oidc-provider", None if r2 is None else f"{r2:.2f}×", "≥ 1.5×", r2 is not None and r2 >= 1.5))
     r3 = ratio(t_es, n_es)
@@ -288,11 +303,13 @@ def build(res, machine, a):
         out.append("")
         out.append(f"Argon2id (m=19456 KiB, t=2, p=1, the server's parameters; `bench/hashtime`): one hash {argon['hash_ms']:.1f} ms,"
                    f" one verification {argon['verify_ms']:.1f} ms on one thread; {argon['parallel_per_s']:.0f} verifications/s on"
-                   f" {argon['threads']} threads. Login ceiling used above: {n} ÷ {argon['verify_ms']:.1f} ms = {fmt(login_limit)}/s.")
-        if argon.get("when"):
+                   f" {argon['threads']} threads. Login ceiling used above: {fmt(login_limit)}/s ({n} ÷ one verification).")
+        if around:
             first = next((r for r in res.rows if r.get("name") == "argon2"), argon)
-            out.append(f"Measured {argon['when']} (this machine's speed drifts; the run's first measurement gave"
-                       f" {first['verify_ms']:.1f} ms per verification and {first['parallel_per_s']:.0f}/s on {first['threads']} threads).")
+            out.append("This machine's speed drifts, so the login ceiling is the mean of the ceilings measured "
+                       + " and ".join(f"{r['when']} ({r['verify_ms']:.1f} ms per verification, {fmt(n * 1000.0 / r['verify_ms'])}/s)" for r in around)
+                       + f". The run's first measurement gave {first['verify_ms']:.1f} ms per verification and"
+                       f" {first['parallel_per_s']:.0f}/s on {first['threads']} threads.")
     out.append("")
     return "\n".join(out)
 
@@ -317,6 +334,9 @@ def main():
     p = sub.add_parser("openssl")
     p.add_argument("one")
     p.add_argument("multi")
+    p = sub.add_parser("bracket")
+    p.add_argument("before")
+    p.add_argument("after")
     p = sub.add_parser("report")
     p.add_argument("--results", required=True)
     p.add_argument("--machine")
@@ -327,7 +347,7 @@ def main():
     p.add_argument("--wrk-sched", default="normal", choices=["batch", "normal"])
     p.add_argument("--alg", default="RS256")
     a = ap.parse_args()
-    return {"openssl": cmd_openssl, "report": cmd_report}[a.cmd](a)
+    return {"openssl": cmd_openssl, "bracket": cmd_bracket, "report": cmd_report}[a.cmd](a)
 
 
 if __name__ == "__main__":
