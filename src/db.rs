@@ -18,7 +18,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     connect_url(settings.database_url.expose(), settings.db_max_connections).await
 }
 
-/// A pooled PostgreSQL connection idle this long is pinged before it is handed out.
+/// A pooled connection idle this long is pinged before it is handed out.
 pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 
 pub async fn connect_url(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
