@@ -133,12 +133,14 @@ def build(res, machine, a):
     rate = res.rate
     # This machine's speed drifts within a run, so a limit is measured again around the scenario it bounds
     # when the run did so: the mean of right before and right after.
+    def mean(xs):
+        return sum(xs) / len(xs) if xs else None
+
     around = [r for r in res.rows if r.get("name") == "argon2" and r.get("when", "").endswith("the login storm")]
-    ceilings = [n * 1000.0 / r["verify_ms"] for r in (around or ([argon] if argon else []))]
-    login_limit = sum(ceilings) / len(ceilings) if ceilings else None
+    login_limit = mean([n * 1000.0 / r["verify_ms"] for r in (around or ([argon] if argon else []))])
     bracket = res.get("openssl_rsa_around_cc") or {}
     cc_rsa = [v for v in (bracket.get("before"), bracket.get("after")) if v]
-    cc_limit = sum(cc_rsa) / len(cc_rsa) if cc_rsa else limit("RS256")
+    cc_limit = mean(cc_rsa) or limit("RS256")
     cc_what = (f"openssl RSA-2048 sign, -multi {n}, mean of right before and right after this scenario"
                f" ({' and '.join(fmt(v) for v in cc_rsa)}/s)" if cc_rsa else "openssl RSA-2048 sign, -multi %d" % n)
     loads = [r for r in res.rows if r.get("server") == "tessera" and "requests" in r]

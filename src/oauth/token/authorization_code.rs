@@ -10,11 +10,11 @@
 use super::{Issued, Origin, RefreshPlan, UserTokens, active_user, has_scope, issue_user_tokens};
 use crate::oauth::client_auth::{AuthenticatedClient, Params};
 use crate::oauth::error::OAuthError;
+use crate::oauth::token_store::{CODE_REPLAY as REPLAY, Written};
 use crate::oauth::{pkce, refresh};
 use crate::state::AppState;
 use serde_json::json;
 use tessera_actors::audit::{AuditEvent, Severity};
-use crate::oauth::token_store::{CODE_REPLAY as REPLAY, Written};
 use tessera_actors::codes::{CodeGrant, RedeemCode, RedeemError};
 
 /// `code`, `redirect_uri`, `code_verifier` (all required).

@@ -5,10 +5,10 @@
 //! committed to the audit log, and the answer is `invalid_grant`. `scope` may only narrow.
 
 use super::{Issued, Origin, RefreshPlan, UserTokens, issue_user_tokens, usable_user};
-use crate::oauth::token_store::Written;
 use crate::oauth::client_auth::{AuthenticatedClient, Params};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::refresh::{self, RefreshToken};
+use crate::oauth::token_store::Written;
 use crate::state::AppState;
 use serde_json::json;
 use tessera_actors::audit::{AuditEvent, Severity};
