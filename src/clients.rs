@@ -8,9 +8,9 @@ use chrono::Utc;
 use hmac::{Hmac, Mac};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use crate::read_cache::ReadCache;
+use std::sync::Arc;
+use std::time::Duration;
 use tessera_actors::crypto::{ct_eq, random_token};
 use tessera_entity::oauth_clients as entity;
 
@@ -110,55 +110,22 @@ pub async fn find(db: &DatabaseConnection, client_id: &str) -> Result<Option<Cli
 /// How long a client row read for a request may be reused by later requests of this process.
 pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(5);
 
-/// A short-lived in-process cache of client rows for the request path (client authentication and
-/// authorization requests read the same few clients thousands of times a second).
-///
-/// Every client write made in this process through an `ActiveModel` (admin API, console) bumps
-/// `oauth_clients::generation()`, which empties the cache; writes elsewhere (the CLI, another node)
-/// are seen within [`CLIENT_CACHE_TTL`]. Unknown clients are not cached, so a new client works at once.
-#[derive(Default)]
-pub struct ClientCache {
-    inner: Mutex<CacheState>,
-}
+/// Client rows for the request path (client authentication and authorization requests read the
+/// same few clients thousands of times a second). Every client write made in this process through
+/// an `ActiveModel` (admin API, console) bumps `oauth_clients::generation()`, which empties it;
+/// writes elsewhere (the CLI, another node) are seen within [`CLIENT_CACHE_TTL`].
+pub struct ClientCache(ReadCache<Client>);
 
-#[derive(Default)]
-struct CacheState {
-    generation: u64,
-    entries: HashMap<String, (Instant, Arc<Client>)>,
+impl Default for ClientCache {
+    fn default() -> Self {
+        ClientCache(ReadCache::new(CLIENT_CACHE_TTL, entity::generation))
+    }
 }
 
 impl ClientCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// The client `client_id`, from the cache when fresh, else from the database.
     pub async fn find(&self, db: &DatabaseConnection, client_id: &str) -> Result<Option<Arc<Client>>, DbErr> {
-        let generation = entity::generation();
-        {
-            let mut st = self.lock();
-            if st.generation != generation {
-                st.entries.clear();
-                st.generation = generation;
-            }
-            if let Some((at, c)) = st.entries.get(client_id)
-                && at.elapsed() < CLIENT_CACHE_TTL
-            {
-                return Ok(Some(Arc::clone(c)));
-            }
-        }
-        let found = find(db, client_id).await?.map(Arc::new);
-        if let Some(c) = &found {
-            let mut st = self.lock();
-            // A write during the read may have produced what we hold: keep it only if none happened.
-            if st.generation == generation && entity::generation() == generation {
-                if st.entries.len() >= 10_000 {
-                    st.entries.retain(|_, (at, _)| at.elapsed() < CLIENT_CACHE_TTL);
-                }
-                st.entries.insert(client_id.to_string(), (Instant::now(), Arc::clone(c)));
-            }
-        }
-        Ok(found)
+        self.0.get(client_id, find(db, client_id)).await
     }
 
     /// Drops every cached client (after a write that bypasses `ActiveModel`).

@@ -262,6 +262,8 @@ pub async fn erase(state: &AppState, user_id: &str) -> Result<Erasure, GdprError
     users::Entity::delete_by_id(user_id.to_string()).exec(&txn).await?;
     let audit = pseudonymise_audit(&txn, user_id, &alias).await?;
     txn.commit().await?;
+    users::bump_generation();
+    consents::bump_generation();
     state.permissions.invalidate_user(user_id).await;
     Ok(Erasure {
         erased: true,

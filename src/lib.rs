@@ -20,4 +20,5 @@ pub mod pages;
 pub mod admin;
 pub mod gdpr;
 pub mod rbac;
+pub mod read_cache;
 pub mod console;

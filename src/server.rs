@@ -96,6 +96,8 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
         pepper: Arc::new(pepper),
         permissions,
         clients: Arc::default(),
+        users: Arc::default(),
+        consents: Arc::default(),
         tokens,
     };
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, node = %state.node_name, "node prepared");

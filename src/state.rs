@@ -32,6 +32,10 @@ pub struct AppState {
     pub permissions: Arc<crate::rbac::PermissionService>,
     /// Client rows cached for a few seconds for the request path.
     pub clients: Arc<crate::clients::ClientCache>,
+    /// User rows cached for a few seconds for the request path.
+    pub users: Arc<crate::users::UserCache>,
+    /// Remembered consents cached for a few seconds for the authorization endpoint.
+    pub consents: Arc<crate::oauth::consent_store::ConsentCache>,
     /// Group commit of access- and refresh-token rows.
     pub tokens: crate::oauth::token_store::TokenWriter,
 }

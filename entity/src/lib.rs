@@ -9,6 +9,7 @@ pub mod access_tokens;
 pub mod audit_logs;
 pub mod authorization_codes;
 pub mod consents;
+mod generation;
 pub mod oauth_clients;
 pub mod permissions;
 pub mod prelude;

@@ -42,35 +42,4 @@ pub struct Model {
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
-/// Bumped after every insert, update or delete of a client made through an `ActiveModel` in this
-/// process, so in-process client caches can drop what they hold (see `generation`).
-static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// The current client-write generation of this process.
-pub fn generation() -> u64 {
-    GENERATION.load(std::sync::atomic::Ordering::Acquire)
-}
-
-/// Marks every cached client stale (for writes that bypass `ActiveModel`, e.g. `delete_by_id`).
-pub fn bump_generation() {
-    GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-}
-
-#[async_trait::async_trait]
-impl ActiveModelBehavior for ActiveModel {
-    async fn after_save<C>(model: Model, _db: &C, _insert: bool) -> Result<Model, DbErr>
-    where
-        C: ConnectionTrait,
-    {
-        bump_generation();
-        Ok(model)
-    }
-
-    async fn after_delete<C>(self, _db: &C) -> Result<Self, DbErr>
-    where
-        C: ConnectionTrait,
-    {
-        bump_generation();
-        Ok(self)
-    }
-}
+crate::write_generation!();

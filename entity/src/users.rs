@@ -66,4 +66,4 @@ impl Related<super::roles::Entity> for Entity {
     }
 }
 
-impl ActiveModelBehavior for ActiveModel {}
+crate::write_generation!();

@@ -199,6 +199,7 @@ pub async fn delete(ctx: Ctx) -> Result<HttpResponse, ApiError> {
     oauth_clients::Entity::delete_by_id(client.id.clone()).exec(&txn).await?;
     txn.commit().await?;
     crate::clients::ClientCache::invalidate();
+    consents::bump_generation();
     ctx.record(
         ctx.event("CLIENT_DELETED", Severity::Warning)
             .client(client.client_id.clone())

@@ -4,6 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, SqlErr};
+use crate::read_cache::ReadCache;
+use std::sync::Arc;
+use std::time::Duration;
 use tessera_entity::consents;
 
 async fn row(db: &DatabaseConnection, user_id: &str, client_id: &str) -> Result<Option<consents::Model>, DbErr> {
@@ -17,6 +20,29 @@ async fn row(db: &DatabaseConnection, user_id: &str, client_id: &str) -> Result<
 /// The scopes `user_id` has granted `client_id` (the public client id).
 pub async fn granted(db: &DatabaseConnection, user_id: &str, client_id: &str) -> Result<Vec<String>, DbErr> {
     Ok(row(db, user_id, client_id).await?.map(|r| r.scopes.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default())
+}
+
+/// How long the scopes read for a request may be reused by later requests of this process.
+pub const CONSENT_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// [`granted`] for the authorization endpoint, by (user, client). Every consent write made in this
+/// process bumps `consents::generation()`, which empties it; a consent given or withdrawn
+/// elsewhere (another node) is seen within [`CONSENT_CACHE_TTL`]. "Nothing granted" is cached too:
+/// at worst the user is asked again.
+pub struct ConsentCache(ReadCache<Vec<String>>);
+
+impl Default for ConsentCache {
+    fn default() -> Self {
+        ConsentCache(ReadCache::new(CONSENT_CACHE_TTL, consents::generation))
+    }
+}
+
+impl ConsentCache {
+    pub async fn granted(&self, db: &DatabaseConnection, user_id: &str, client_id: &str) -> Result<Arc<Vec<String>>, DbErr> {
+        let key = format!("{user_id} {client_id}");
+        let found = self.0.get(&key, async { granted(db, user_id, client_id).await.map(Some) }).await?;
+        Ok(found.unwrap_or_default())
+    }
 }
 
 /// `old` followed by the scopes of `new` it lacks.
@@ -41,6 +67,7 @@ pub async fn remember(db: &DatabaseConnection, user_id: &str, client_id: &str, s
                     consents::Entity::update(consents::ActiveModel { id: Set(existing.id), scopes: Set(merged), updated_at: Set(now), ..Default::default() })
                         .exec(db)
                         .await?;
+                    consents::bump_generation();
                 }
                 return Ok(());
             }
@@ -56,7 +83,10 @@ pub async fn remember(db: &DatabaseConnection, user_id: &str, client_id: &str, s
                 .exec_without_returning(db)
                 .await;
                 match insert {
-                    Ok(_) => return Ok(()),
+                    Ok(_) => {
+                        consents::bump_generation();
+                        return Ok(());
+                    }
                     // A concurrent approval inserted the row first: merge into it.
                     Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => continue,
                     Err(e) => return Err(e),
@@ -74,6 +104,7 @@ pub async fn revoke(db: &DatabaseConnection, user_id: &str, client_id: &str) -> 
         .filter(consents::Column::ClientId.eq(client_id))
         .exec(db)
         .await?;
+    consents::bump_generation();
     Ok(())
 }
 

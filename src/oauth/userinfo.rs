@@ -14,7 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Map, Value, json};
-use tessera_entity::{roles, user_roles, users};
+use tessera_entity::{roles, user_roles};
 
 /// The bearer token in the Authorization header, if any.
 fn header_token(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
@@ -45,7 +45,7 @@ pub async fn claims_for(state: &AppState, token: &str) -> Result<Value, OAuthErr
     if !claims.has_scope("openid") {
         return Err(OAuthError::insufficient_scope("the access token lacks the openid scope"));
     }
-    let user = match users::Entity::find_by_id(claims.sub.as_str()).one(&state.db).await? {
+    let user = match state.users.find(&state.db, claims.sub.as_str()).await? {
         Some(u) if u.is_active => u,
         _ => return Err(OAuthError::invalid_token("the user of this token is unknown or disabled")),
     };

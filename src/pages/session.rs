@@ -62,8 +62,8 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Curre
             None => return Ok(None),
         },
     };
-    match users::find(&state.db, &session.user_id).await? {
-        Some(user) if user.is_active => Ok(Some(Current { cookie, session, user })),
+    match state.users.find(&state.db, &session.user_id).await? {
+        Some(user) if user.is_active => Ok(Some(Current { cookie, session, user: users::User::from(user.as_ref().clone()) })),
         _ => {
             state.sessions.send(EndSession(cookie)).await.map_err(mailbox)?.map_err(unavailable)?;
             Ok(None)

@@ -78,6 +78,7 @@ pub async fn verify_credentials(
             .exec(db)
             .await
             .map_err(|e| unavailable(&e))?;
+        users::bump_generation();
         return Err(LoginError::InvalidCredentials { user_id: Some(user.id) });
     }
     if !user.is_active {
@@ -90,5 +91,6 @@ pub async fn verify_credentials(
         .exec(db)
         .await
         .map_err(|e| unavailable(&e))?;
+    users::bump_generation();
     Ok(User::from(user))
 }

@@ -12,6 +12,8 @@ pub use password::{Passwords, check_policy as check_password_policy};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, SqlErr, TransactionTrait};
+use crate::read_cache::ReadCache;
+use std::sync::Arc;
 use tessera_entity::{roles, user_roles, users};
 
 /// A user as the rest of the server sees it (never the password hash).
@@ -200,6 +202,29 @@ pub async fn find(db: &DatabaseConnection, id: &str) -> Result<Option<User>, DbE
     Ok(users::Entity::find_by_id(id).one(db).await?.map(User::from))
 }
 
+/// How long a user row read for a request may be reused by later requests of this process.
+pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// User rows for the request path: the session's user at the authorization endpoint, the user a
+/// grant acts for, the UserInfo user. Every user write made in this process bumps
+/// `users::generation()`, which empties it, so a deactivation or a password change made here is
+/// seen at once; one made elsewhere (the CLI, another node) within [`USER_CACHE_TTL`], as an
+/// ended session is (the sessions cache, `tessera_actors::sessions`).
+pub struct UserCache(ReadCache<users::Model>);
+
+impl Default for UserCache {
+    fn default() -> Self {
+        UserCache(ReadCache::new(USER_CACHE_TTL, users::generation))
+    }
+}
+
+impl UserCache {
+    /// The user `id`, from the cache when fresh, else from the database.
+    pub async fn find(&self, db: &DatabaseConnection, id: &str) -> Result<Option<Arc<users::Model>>, DbErr> {
+        self.0.get(id, users::Entity::find_by_id(id).one(db)).await
+    }
+}
+
 pub async fn find_by_username(db: &DatabaseConnection, username: &str) -> Result<Option<User>, DbErr> {
     Ok(users::Entity::find().filter(users::Column::Username.eq(username)).one(db).await?.map(User::from))
 }
@@ -224,6 +249,7 @@ pub async fn set_active(db: &DatabaseConnection, user_id: &str, active: bool, no
         .filter(users::Column::Id.eq(user_id))
         .exec(db)
         .await?;
+    users::bump_generation();
     Ok(())
 }
 
@@ -250,6 +276,7 @@ pub async fn set_password(db: &DatabaseConnection, user_id: &str, new_password: 
         .filter(users::Column::Id.eq(user_id))
         .exec(db)
         .await?;
+    users::bump_generation();
     Ok(())
 }
 

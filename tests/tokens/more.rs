@@ -180,9 +180,11 @@ async fn userinfo_releases_claims_by_scope() {
     srv.clock.advance(std::time::Duration::from_secs(3601));
     expect_error(userinfo(&srv, at).await, 401, "invalid_token").await;
     let t = tokens_for(&srv, &c, &user, "openid offline_access").await;
+    // Through the `ActiveModel`, as the admin API and console write (a write there empties the
+    // node's user cache, which the redemption above filled).
     let mut m: users::ActiveModel = user.clone().into();
     m.is_active = Set(false);
-    users::Entity::update(m).exec(&srv.state.db).await.unwrap();
+    sea_orm::ActiveModelTrait::update(m, &srv.state.db).await.unwrap();
     expect_error(userinfo(&srv, t["access_token"].as_str().unwrap()).await, 401, "invalid_token").await;
     expect_error(refresh(&srv, &c, t["refresh_token"].as_str().unwrap(), None).await, 400, "invalid_grant").await;
     srv.stop().await;
@@ -332,6 +334,8 @@ async fn database_outage_gives_503_not_500() {
     let c = confidential(&srv).await;
     let user = create_user(&srv, "gina").await;
     let t = tokens_for(&srv, &c, &user, "openid").await;
+    // The redemption cached the user: drop it, so userinfo has to read the database.
+    users::bump_generation();
     srv.state.db.clone().close().await.unwrap();
     let res = token(&srv, &c, &[("grant_type", "refresh_token"), ("refresh_token", "x")]).await;
     let body = expect_error(res, 503, "temporarily_unavailable").await;
@@ -402,14 +406,19 @@ async fn dropped_database_connections_give_503_then_recover() {
     let user = create_user(&srv, "ivan").await;
     let t = tokens_for(&srv, &c, &user, "openid").await;
     let at = t["access_token"].as_str().unwrap();
+    // Userinfo reads the user from the database when the node's user cache is empty.
+    let read_user = || {
+        users::bump_generation();
+        userinfo(&srv, at)
+    };
     // Warm several pooled connections, then cut them all from the server side.
-    futures::future::join_all((0..8).map(|_| userinfo(&srv, at))).await;
+    futures::future::join_all((0..8).map(|_| read_user())).await;
     let cut = "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
     let killed = srv.state.db.query_one_raw(sea_orm::Statement::from_string(srv.state.db.get_database_backend(), cut)).await.unwrap().unwrap();
     assert!(killed.try_get::<i64>("", "n").unwrap() >= 1, "the node held connections");
     let (mut failed, mut ok_in_a_row) = (0, 0);
     for _ in 0..60 {
-        let res = userinfo(&srv, at).await;
+        let res = read_user().await;
         if res.status() == 200 {
             ok_in_a_row += 1;
             if ok_in_a_row == 10 {
@@ -472,5 +481,34 @@ async fn token_writer_reports_a_recorded_code_replay() {
     assert_eq!(a.unwrap(), Written::CodeReplayed);
     assert_eq!(b.unwrap(), Written::Yes);
     assert_eq!(c.unwrap(), Written::Yes);
+    srv.stop().await;
+}
+
+/// User rows are cached for the request path (`tessera::users::UserCache`); a change made in this
+/// process, through an `ActiveModel` (as the admin API and console write) or `set_active`, is
+/// seen by the next request.
+#[actix_web::test]
+async fn user_changes_are_seen_at_once_by_userinfo_and_the_token_endpoint() {
+    use sea_orm::ActiveModelTrait;
+    let srv = TestServer::start().await;
+    let c = confidential(&srv).await;
+    let user = create_user(&srv, "dana").await;
+    // The redemption and userinfo read the user, and cache it.
+    let t = tokens_for(&srv, &c, &user, "openid email").await;
+    let access = t["access_token"].as_str().unwrap();
+    let info: Value = userinfo(&srv, access).await.json().await.unwrap();
+    assert_eq!(info["email"], "dana@example.test");
+
+    let mut am: users::ActiveModel = users::Entity::find_by_id(user.id.clone()).one(&srv.state.db).await.unwrap().unwrap().into();
+    am.email = Set(Some("dana@new.example".into()));
+    am.update(&srv.state.db).await.unwrap();
+    let info: Value = userinfo(&srv, access).await.json().await.unwrap();
+    assert_eq!(info["email"], "dana@new.example", "the profile change is released at once");
+
+    // A code issued before the deactivation and redeemed after it.
+    let (code, verifier) = issue_code(&srv, &c, &user, "openid email", None).await;
+    tessera::users::set_active(&srv.state.db, &user.id, false, srv.state.clock.now()).await.unwrap();
+    expect_error(redeem(&srv, &c, &code, &verifier).await, 400, "invalid_grant").await;
+    assert_eq!(userinfo(&srv, access).await.status(), 401, "userinfo refuses the deactivated user");
     srv.stop().await;
 }

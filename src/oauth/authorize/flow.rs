@@ -3,7 +3,6 @@
 //! sent to the client's redirect URI (RFC 6749 §4.1.2, RFC 9207 `iss`).
 
 use super::checks::{AuthorizeRequest, Rejection};
-use crate::oauth::consent_store;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::pages::session::Current;
 use crate::state::AppState;
@@ -44,7 +43,7 @@ pub async fn next_step(state: &AppState, req: &AuthorizeRequest, current: Option
     if consented || !req.client.require_consent {
         return Ok(Step::Issue { consent: if consented { "approved" } else { "not_required" } });
     }
-    let granted = consent_store::granted(&state.db, &cur.user.id, &req.client.client_id).await.map_err(|e| Rejection::Page(e.into()))?;
+    let granted = state.consents.granted(&state.db, &cur.user.id, &req.client.client_id).await.map_err(|e| Rejection::Page(e.into()))?;
     let new: Vec<String> = req.scopes.iter().filter(|s| !granted.contains(s)).cloned().collect();
     if new.is_empty() && !req.prompt.consent {
         return Ok(Step::Issue { consent: "remembered" });

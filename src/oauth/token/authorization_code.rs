@@ -100,5 +100,5 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
         Written::CodeReplayed => refresh::revoke_code_descendants(state, &g.code_hash).await?,
         Written::RotationLost => return Err(OAuthError::server_error()),
     }
-    Ok(Issued { response, user_id: Some(user.id) })
+    Ok(Issued { response, user_id: Some(user.id.clone()) })
 }

@@ -20,7 +20,6 @@ use actix_web::http::header;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use sea_orm::EntityTrait;
 use serde::Serialize;
 use serde_json::json;
 use tessera_actors::audit::{AuditEvent, Severity};
@@ -110,16 +109,16 @@ pub fn has_scope(scope: &str, s: &str) -> bool {
 }
 
 /// The user a grant acts for; missing or inactive is `invalid_grant`.
-pub fn usable_user(found: Option<users::Model>) -> Result<users::Model, OAuthError> {
+pub fn usable_user<U: std::borrow::Borrow<users::Model>>(found: Option<U>) -> Result<U, OAuthError> {
     match found {
-        Some(u) if u.is_active => Ok(u),
+        Some(u) if u.borrow().is_active => Ok(u),
         _ => Err(OAuthError::invalid_grant("the user is unknown or disabled")),
     }
 }
 
-/// [`usable_user`], read by id.
-pub async fn active_user(state: &AppState, user_id: &str) -> Result<users::Model, OAuthError> {
-    usable_user(users::Entity::find_by_id(user_id).one(&state.db).await?)
+/// [`usable_user`], read by id (through the user cache).
+pub async fn active_user(state: &AppState, user_id: &str) -> Result<std::sync::Arc<users::Model>, OAuthError> {
+    usable_user(state.users.find(&state.db, user_id).await?)
 }
 
 /// The refresh token to hand out alongside the access token.
