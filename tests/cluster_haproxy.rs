@@ -81,6 +81,40 @@ async fn code_flow_steps_are_served_by_different_nodes() {
     assert_eq!(ip.as_deref(), Some(oauth::BROWSER_IP));
 }
 
+/// Every node caches user rows for `tessera::users::USER_CACHE_TTL` (5 s), and a write on a node
+/// empties only that node's cache. A change no node made (written straight to the shared database,
+/// as the CLI would) must still be seen by every node within that time: here a deactivation, after
+/// which userinfo refuses the user's token on each node.
+#[actix_web::test]
+async fn a_user_change_reaches_every_node_within_the_user_cache_lifetime() {
+    use sea_orm::ConnectionTrait;
+    let c = TestCluster::start(2, |_| {}).await;
+    let rp = web_client(&c).await;
+    user(&c, "dora").await;
+    let (t, _) = code_flow(&c, &rp, "dora").await;
+    let http = plain_http();
+    // Each node answers from its cache after this (the user was read and kept).
+    for n in &c.nodes {
+        assert_eq!(userinfo_status(&http, &n.url(""), &t.access_token).await, 200, "{} accepts the token", n.name);
+    }
+    let db = sea_orm::Database::connect(c.db_url.as_str()).await.expect("database");
+    db.execute_unprepared("UPDATE users SET is_active = false WHERE username = 'dora'").await.expect("deactivate");
+    let changed_at = Instant::now();
+    let ttl = tessera::users::USER_CACHE_TTL;
+    for n in &c.nodes {
+        loop {
+            let status = userinfo_status(&http, &n.url(""), &t.access_token).await;
+            if status == 401 {
+                eprintln!("[cluster] {} refused the deactivated user after {:.0} ms", n.name, changed_at.elapsed().as_secs_f64() * 1000.0);
+                break;
+            }
+            assert_eq!(status, 200, "userinfo on {}", n.name);
+            assert!(changed_at.elapsed() < ttl + Duration::from_secs(1), "{} still releases the deactivated user {:?} after the change", n.name, changed_at.elapsed());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 #[actix_web::test]
 async fn revocation_through_one_node_is_refused_by_the_others() {
     let c = TestCluster::start(3, |_| {}).await;
