@@ -18,7 +18,7 @@ async fn row(db: &DatabaseConnection, user_id: &str, client_id: &str) -> Result<
 }
 
 /// The scopes `user_id` has granted `client_id` (the public client id).
-pub async fn granted(db: &DatabaseConnection, user_id: &str, client_id: &str) -> Result<Vec<String>, DbErr> {
+async fn granted(db: &DatabaseConnection, user_id: &str, client_id: &str) -> Result<Vec<String>, DbErr> {
     Ok(row(db, user_id, client_id).await?.map(|r| r.scopes.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect()).unwrap_or_default())
 }
 

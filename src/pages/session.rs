@@ -63,7 +63,7 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Curre
         },
     };
     match state.users.find(&state.db, &session.user_id).await? {
-        Some(user) if user.is_active => Ok(Some(Current { cookie, session, user: users::User::from(user.as_ref().clone()) })),
+        Some(user) if user.is_active => Ok(Some(Current { cookie, session, user: users::User::from(user.as_ref()) })),
         _ => {
             state.sessions.send(EndSession(cookie)).await.map_err(mailbox)?.map_err(unavailable)?;
             Ok(None)

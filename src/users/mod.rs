@@ -30,11 +30,18 @@ pub struct User {
 
 impl From<users::Model> for User {
     fn from(m: users::Model) -> Self {
+        User::from(&m)
+    }
+}
+
+/// Also from a shared (cached) row, without copying the password hash.
+impl From<&users::Model> for User {
+    fn from(m: &users::Model) -> Self {
         User {
-            id: m.id,
-            username: m.username,
-            email: m.email,
-            display_name: m.display_name,
+            id: m.id.clone(),
+            username: m.username.clone(),
+            email: m.email.clone(),
+            display_name: m.display_name.clone(),
             email_verified: m.email_verified,
             is_active: m.is_active,
             must_change_password: m.must_change_password,
@@ -196,10 +203,6 @@ pub async fn usernames<C: ConnectionTrait>(db: &C, ids: Vec<String>) -> Result<s
         .await?
         .into_iter()
         .collect())
-}
-
-pub async fn find(db: &DatabaseConnection, id: &str) -> Result<Option<User>, DbErr> {
-    Ok(users::Entity::find_by_id(id).one(db).await?.map(User::from))
 }
 
 /// How long a user row read for a request may be reused by later requests of this process.
