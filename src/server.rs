@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use tessera_actors::audit::Audit;
 use tessera_actors::clock::SharedClock;
-use tessera_actors::codes::CodeActor;
+use tessera_actors::codes::{CodeActor, CodeSeal};
 use tessera_actors::keyring::KeyRing;
 use tessera_actors::keys::{KeyActor, KeyPolicy, ensure_initial_keys};
 use tessera_cluster::{Cluster, ClusterConfig};
@@ -75,7 +75,8 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
     let pepper = crate::clients::derive_pepper(&kek);
 
     let writes = db::writer(&settings, &db).await?;
-    let codes = CodeActor::new(writes.clone(), Arc::clone(&clock), settings.authorization_code_ttl).start();
+    let code_seal = Arc::new(CodeSeal::new(&kek, settings.authorization_code_ttl));
+    let codes = CodeActor::new(writes.clone(), Arc::clone(&clock), Arc::clone(&code_seal)).start();
     let audit = Audit::start(writes.clone());
     let (sessions, session_cache) = crate::pages::session::start(&settings, writes.clone(), Arc::clone(&clock))?;
     let issuer: Arc<str> = settings.issuer_str().into();
@@ -87,6 +88,7 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
         ring,
         keys,
         codes,
+        code_seal,
         audit,
         sessions,
         session_cache,

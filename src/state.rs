@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tessera_actors::clock::SharedClock;
 use tessera_actors::keyring::KeyRing;
 use tessera_actors::audit::Audit;
-use tessera_actors::codes::CodeActor;
+use tessera_actors::codes::{CodeActor, CodeSeal};
 use tessera_actors::keys::KeyActor;
 use tessera_config::Settings;
 
@@ -17,6 +17,8 @@ pub struct AppState {
     pub ring: Arc<KeyRing>,
     pub keys: Addr<KeyActor>,
     pub codes: Addr<CodeActor>,
+    /// Opens the codes the codes actor seals (the token endpoint).
+    pub code_seal: Arc<CodeSeal>,
     pub audit: Audit,
     pub sessions: Addr<tessera_actors::sessions::SessionActor>,
     /// The sessions actor's cache, read without a message when a lookup hits it.

@@ -5,7 +5,6 @@
 use crate::common::flow::*;
 use crate::common::{TestServer, client};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use tessera_actors::codes::RedeemCode;
 use tessera_entity::{audit_logs, authorization_codes, consents};
 
 async fn audit_count(srv: &TestServer, action: &str) -> u64 {
@@ -206,10 +205,11 @@ async fn full_browser_flow_reaches_the_code_with_state_and_iss() {
     assert_eq!(query_param(&loc, "state").as_deref(), Some("xyz"));
     assert_eq!(query_param(&loc, "iss").as_deref(), Some(&*srv.state.issuer));
     let code = query_param(&loc, "code").unwrap();
-    // The code is stored only by hash and is bound to everything the token endpoint checks.
-    let hash = tessera_actors::crypto::sha256_hex(code.as_bytes());
-    assert!(authorization_codes::Entity::find_by_id(hash).one(&srv.state.db).await.unwrap().is_some());
-    let grant = srv.state.codes.send(RedeemCode(code)).await.unwrap().unwrap();
+    // The code seals everything the token endpoint checks; issuing it wrote no row (a row is
+    // written when it is redeemed).
+    assert_eq!(authorization_codes::Entity::find().count(&srv.state.db).await.unwrap(), 0);
+    let grant = srv.state.code_seal.open(&code, srv.state.clock.now()).unwrap().grant;
+    assert_eq!(grant.code_hash, tessera_actors::crypto::sha256_hex(code.as_bytes()));
     assert_eq!((grant.client_id.as_str(), grant.user_id.as_str()), (c.client_id.as_str(), user.id.as_str()));
     assert_eq!((grant.scope.as_str(), grant.redirect_uri.as_str()), ("openid profile email", REDIRECT_URI));
     assert_eq!((grant.code_challenge.as_str(), grant.code_challenge_method.as_str()), (p.challenge.as_str(), "S256"));

@@ -68,7 +68,7 @@ async fn plain_pkce_verifier_cannot_redeem_s256() {
         auth_time: chrono::Utc::now(),
         session_id: None,
     };
-    let code = srv.state.codes.send(tessera_actors::codes::IssueCode(grant)).await.unwrap().unwrap();
+    let code = srv.state.codes.send(tessera_actors::codes::IssueCode(grant)).await.unwrap();
     // `plain` would accept the challenge itself as the verifier; S256 must not.
     expect_error(redeem(&srv, &c, &code, &challenge).await, 400, "invalid_grant").await;
     // The code is single-use even after a failed attempt.

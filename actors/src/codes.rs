@@ -1,23 +1,29 @@
-//! The codes actor: issues authorization codes and redeems them exactly once.
+//! Authorization codes: sealed at issuance, redeemed exactly once.
 //!
-//! Codes are 256-bit random strings stored only as their SHA-256. Redemption is a conditional
-//! update (`consumed_at IS NULL`), so of any number of concurrent redemptions on any number of
-//! nodes exactly one wins; a later one learns it is a replay and gets the grant back, so the
-//! caller can revoke every token the first redemption produced. Expired codes are purged
-//! periodically.
+//! A code carries its own grant (client, user, redirect URI, scope, PKCE challenge, nonce, auth
+//! time, session, expiry), sealed with AES-256-GCM under a key derived from the key-encryption key
+//! ([`CodeSeal`]). Every node of a cluster shares that key, so any node opens a code any node
+//! issued, and issuing one writes nothing: the authorization endpoint answers without waiting for
+//! the database. Nobody can forge or alter a code, or read what it carries, without the key.
 //!
-//! Writes are grouped: the codes issued while an insert runs go in the next insert, one statement
-//! for all of them, and the redemptions that arrive while a claim runs are claimed by the next
-//! one. A code is handed out only once its row is committed, and each redemption gets its own
-//! answer.
+//! A code's identity is its SHA-256. Redeeming it is a row: the token endpoint inserts
+//! `authorization_codes(code_hash, …)` with `ON CONFLICT DO NOTHING` in the same transaction as the
+//! tokens it mints (`token_store` in the server crate). Of any number of redemptions on any number
+//! of nodes exactly one inserts the row; every other one finds it, and the tokens it would revoke
+//! are already committed, because they commit with the row. The codes actor issues codes and
+//! purges redemption records an hour past their code's expiry (a replay that late is refused as
+//! expired anyway).
 
 use crate::clock::SharedClock;
-use crate::crypto::{random_token, sha256_hex};
+use crate::crypto::{open_raw, seal_raw, sha256_hex};
 use actix::prelude::*;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Query;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter};
-use std::collections::HashMap;
+use hmac::{Hmac, Mac};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 use tessera_entity::authorization_codes as codes;
 
@@ -36,170 +42,142 @@ pub struct CodeGrant {
     pub session_id: Option<String>,
 }
 
+/// A code opened at the token endpoint: its grant and when it expires.
+#[derive(Debug, Clone)]
+pub struct OpenedCode {
+    pub grant: CodeGrant,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl OpenedCode {
+    /// The redemption record the token endpoint commits with the tokens.
+    pub fn redemption(&self, now: DateTime<Utc>) -> codes::ActiveModel {
+        let g = &self.grant;
+        codes::ActiveModel {
+            code_hash: Set(g.code_hash.clone()),
+            client_id: Set(g.client_id.clone()),
+            user_id: Set(g.user_id.clone()),
+            redirect_uri: Set(g.redirect_uri.clone()),
+            scope: Set(g.scope.clone()),
+            code_challenge: Set(g.code_challenge.clone()),
+            code_challenge_method: Set(g.code_challenge_method.clone()),
+            nonce: Set(g.nonce.clone()),
+            auth_time: Set(g.auth_time),
+            session_id: Set(g.session_id.clone()),
+            expires_at: Set(self.expires_at),
+            consumed_at: Set(Some(now)),
+            created_at: Set(now),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
-pub enum RedeemError {
+pub enum OpenError {
+    /// Not a code this deployment issued (malformed, altered, or sealed under another key).
     #[error("unknown authorization code")]
-    NotFound,
+    Unknown,
     #[error("authorization code expired")]
-    Expired,
-    /// The code was already used: the grant is returned so its tokens can be revoked.
-    #[error("authorization code already used")]
-    Replayed(Box<CodeGrant>),
-    #[error("database: {0}")]
-    Db(#[from] DbErr),
+    Expired(Box<OpenedCode>),
+}
+
+/// What a code seals (short names: it travels in a URL).
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    c: String,
+    u: String,
+    r: String,
+    s: String,
+    pc: String,
+    pm: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    n: Option<String>,
+    /// auth_time, µs since the epoch.
+    at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    /// Expiry, µs since the epoch.
+    exp: i64,
+}
+
+/// Associated data of every sealed code: a code cannot be passed off as another sealed value.
+const AAD: &[u8] = b"tessera authorization code v1";
+
+/// Seals and opens codes under a key derived from the key-encryption key.
+pub struct CodeSeal {
+    key: [u8; 32],
+    ttl: Duration,
+}
+
+impl CodeSeal {
+    /// The code key is HMAC-SHA-256 of a fixed label under the key-encryption key.
+    pub fn new(kek: &[u8; 32], ttl: Duration) -> CodeSeal {
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(kek).expect("HMAC takes any key length");
+        mac.update(b"tessera authorization-code key v1");
+        CodeSeal { key: mac.finalize().into_bytes().into(), ttl }
+    }
+
+    /// A code for `g` (its `code_hash` is ignored), valid for the TTL from `now`.
+    pub fn seal(&self, g: &CodeGrant, now: DateTime<Utc>) -> String {
+        let exp = now + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::minutes(10));
+        let sealed = Sealed {
+            c: g.client_id.clone(),
+            u: g.user_id.clone(),
+            r: g.redirect_uri.clone(),
+            s: g.scope.clone(),
+            pc: g.code_challenge.clone(),
+            pm: g.code_challenge_method.clone(),
+            n: g.nonce.clone(),
+            at: g.auth_time.timestamp_micros(),
+            sid: g.session_id.clone(),
+            exp: exp.timestamp_micros(),
+        };
+        let json = serde_json::to_vec(&sealed).unwrap_or_default();
+        URL_SAFE_NO_PAD.encode(seal_raw(&self.key, AAD, &json))
+    }
+
+    /// Opens `code`: its grant, or why it cannot be redeemed. Says nothing about whether it was
+    /// redeemed before (that is the redemption row's job).
+    pub fn open(&self, code: &str, now: DateTime<Utc>) -> Result<OpenedCode, OpenError> {
+        let raw = URL_SAFE_NO_PAD.decode(code).map_err(|_| OpenError::Unknown)?;
+        let json = open_raw(&self.key, AAD, &raw).map_err(|_| OpenError::Unknown)?;
+        let s: Sealed = serde_json::from_slice(&json).map_err(|_| OpenError::Unknown)?;
+        let time = |us: i64| DateTime::<Utc>::from_timestamp_micros(us).ok_or(OpenError::Unknown);
+        let (auth_time, expires_at) = (time(s.at)?, time(s.exp)?);
+        let grant = CodeGrant {
+            code_hash: sha256_hex(code.as_bytes()),
+            client_id: s.c,
+            user_id: s.u,
+            redirect_uri: s.r,
+            scope: s.s,
+            code_challenge: s.pc,
+            code_challenge_method: s.pm,
+            nonce: s.n,
+            auth_time,
+            session_id: s.sid,
+        };
+        let code = OpenedCode { grant, expires_at };
+        if expires_at <= now {
+            return Err(OpenError::Expired(Box::new(code)));
+        }
+        Ok(code)
+    }
 }
 
 /// Issue a code for `grant` (its `code_hash` is ignored); returns the code itself.
 #[derive(Message)]
-#[rtype(result = "Result<String, DbErr>")]
+#[rtype(result = "String")]
 pub struct IssueCode(pub CodeGrant);
-
-/// Redeem a code once.
-#[derive(Message)]
-#[rtype(result = "Result<CodeGrant, RedeemError>")]
-pub struct RedeemCode(pub String);
-
-/// Most codes one statement inserts or claims. Batches hold what arrived while the previous statement
-/// ran, so they are small; the cap bounds the number of distinct statement texts the drivers cache.
-const MAX_BATCH: usize = 32;
-
-type Reply<T> = tokio::sync::oneshot::Sender<T>;
 
 pub struct CodeActor {
     db: DatabaseConnection,
     clock: SharedClock,
-    ttl: Duration,
-    /// Codes to insert, with who waits for each; written by the next insert.
-    inserts: Vec<(codes::ActiveModel, Reply<Result<(), DbErr>>)>,
-    inserting: bool,
-    /// Code hashes to claim, in arrival order, with who waits for each.
-    claims: Vec<(String, Reply<Result<CodeGrant, RedeemError>>)>,
-    claiming: bool,
+    seal: Arc<CodeSeal>,
 }
 
 impl CodeActor {
-    pub fn new(db: DatabaseConnection, clock: SharedClock, ttl: Duration) -> Self {
-        CodeActor { db, clock, ttl, inserts: Vec::new(), inserting: false, claims: Vec::new(), claiming: false }
+    pub fn new(db: DatabaseConnection, clock: SharedClock, seal: Arc<CodeSeal>) -> Self {
+        CodeActor { db, clock, seal }
     }
-
-    /// Inserts what is pending in one statement, unless an insert is in flight (its end starts
-    /// the next). A code is handed out only after its row is committed.
-    fn insert_pending(&mut self, ctx: &mut Context<Self>) {
-        if self.inserting || self.inserts.is_empty() {
-            return;
-        }
-        let n = self.inserts.len().min(MAX_BATCH);
-        let (rows, replies): (Vec<_>, Vec<_>) = self.inserts.drain(..n).unzip();
-        self.inserting = true;
-        let db = self.db.clone();
-        let write = async move {
-            let res = codes::Entity::insert_many(rows).exec_without_returning(&db).await.map(|_| ());
-            for r in replies {
-                let _ = r.send(res.clone());
-            }
-        };
-        ctx.spawn(write.into_actor(self).map(|(), act, ctx| {
-            act.inserting = false;
-            act.insert_pending(ctx);
-        }));
-    }
-
-    /// Claims what is pending with one conditional update, unless a claim is in flight.
-    fn claim_pending(&mut self, ctx: &mut Context<Self>) {
-        if self.claiming || self.claims.is_empty() {
-            return;
-        }
-        let n = self.claims.len().min(MAX_BATCH);
-        let batch: Vec<_> = self.claims.drain(..n).collect();
-        self.claiming = true;
-        let (db, now) = (self.db.clone(), self.clock.now());
-        let work = async move {
-            let hashes: Vec<String> = batch.iter().map(|(h, _)| h.clone()).collect();
-            match claim(&db, hashes, now).await {
-                Ok(mut outcome) => {
-                    for (hash, reply) in batch {
-                        let _ = reply.send(outcome.take(&hash, now));
-                    }
-                }
-                Err(e) => {
-                    for (_, reply) in batch {
-                        let _ = reply.send(Err(RedeemError::Db(e.clone())));
-                    }
-                }
-            }
-        };
-        ctx.spawn(work.into_actor(self).map(|(), act, ctx| {
-            act.claiming = false;
-            act.claim_pending(ctx);
-        }));
-    }
-}
-
-/// What one batch of claims found: the rows it claimed, and the rows of codes already used.
-struct Claimed {
-    won: HashMap<String, codes::Model>,
-    used: HashMap<String, codes::Model>,
-}
-
-impl Claimed {
-    /// The answer for one redemption of `hash`. The first redemption of a claimed code wins; any
-    /// other redemption of it, in this batch or later, is a replay.
-    fn take(&mut self, hash: &str, now: DateTime<Utc>) -> Result<CodeGrant, RedeemError> {
-        if let Some(row) = self.won.remove(hash) {
-            let expired = row.expires_at <= now;
-            let grant = grant(&row);
-            self.used.insert(hash.to_string(), row);
-            return if expired { Err(RedeemError::Expired) } else { Ok(grant) };
-        }
-        match self.used.get(hash) {
-            Some(row) => Err(RedeemError::Replayed(Box::new(grant(row)))),
-            None => Err(RedeemError::NotFound),
-        }
-    }
-}
-
-fn grant(row: &codes::Model) -> CodeGrant {
-    CodeGrant {
-        code_hash: row.code_hash.clone(),
-        client_id: row.client_id.clone(),
-        user_id: row.user_id.clone(),
-        redirect_uri: row.redirect_uri.clone(),
-        scope: row.scope.clone(),
-        code_challenge: row.code_challenge.clone(),
-        code_challenge_method: row.code_challenge_method.clone(),
-        nonce: row.nonce.clone(),
-        auth_time: row.auth_time,
-        session_id: row.session_id.clone(),
-    }
-}
-
-/// One statement claims every unclaimed code of `hashes` and returns their rows; only codes it
-/// did not claim (unknown or already used) cost a second read, to tell the two apart. The update
-/// is conditional (`consumed_at IS NULL`), so of any number of redemptions on any number of nodes
-/// exactly one claims a code.
-async fn claim(db: &DatabaseConnection, mut hashes: Vec<String>, now: DateTime<Utc>) -> Result<Claimed, DbErr> {
-    hashes.sort_unstable();
-    hashes.dedup();
-    let mut update = Query::update();
-    update
-        .table(codes::Entity)
-        .value(codes::Column::ConsumedAt, now)
-        .and_where(codes::Column::CodeHash.is_in(hashes.iter().cloned()))
-        .and_where(codes::Column::ConsumedAt.is_null())
-        .returning_all();
-    let stmt = db.get_database_backend().build(&update);
-    let mut won = HashMap::new();
-    for r in db.query_all_raw(stmt).await? {
-        let row = codes::Model::from_query_result(&r, "")?;
-        won.insert(row.code_hash.clone(), row);
-    }
-    let others: Vec<String> = hashes.into_iter().filter(|h| !won.contains_key(h)).collect();
-    let used = if others.is_empty() {
-        HashMap::new()
-    } else {
-        codes::Entity::find().filter(codes::Column::CodeHash.is_in(others)).all(db).await?.into_iter().map(|r| (r.code_hash.clone(), r)).collect()
-    };
-    Ok(Claimed { won, used })
 }
 
 impl Actor for CodeActor {
@@ -210,10 +188,10 @@ impl Actor for CodeActor {
             let (db, now) = (act.db.clone(), act.clock.now());
             ctx.spawn(
                 async move {
-                    // Keep consumed codes a while past expiry so late replays are still recognised.
+                    // Keep redemptions a while past expiry so late replays are still recognised.
                     let horizon = now - chrono::Duration::hours(1);
                     if let Err(e) = codes::Entity::delete_many().filter(codes::Column::ExpiresAt.lt(horizon)).exec(&db).await {
-                        tracing::warn!(error = %e, "purging expired codes failed");
+                        tracing::warn!(error = %e, "purging redeemed codes failed");
                     }
                 }
                 .into_actor(act),
@@ -223,44 +201,60 @@ impl Actor for CodeActor {
 }
 
 impl Handler<IssueCode> for CodeActor {
-    type Result = ResponseFuture<Result<String, DbErr>>;
+    type Result = String;
 
-    fn handle(&mut self, IssueCode(g): IssueCode, ctx: &mut Self::Context) -> Self::Result {
-        let now = self.clock.now();
-        let expires_at = now + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::minutes(10));
-        let code = random_token(32);
-        let row = codes::ActiveModel {
-            code_hash: Set(sha256_hex(code.as_bytes())),
-            client_id: Set(g.client_id),
-            user_id: Set(g.user_id),
-            redirect_uri: Set(g.redirect_uri),
-            scope: Set(g.scope),
-            code_challenge: Set(g.code_challenge),
-            code_challenge_method: Set(g.code_challenge_method),
-            nonce: Set(g.nonce),
-            auth_time: Set(g.auth_time),
-            session_id: Set(g.session_id),
-            expires_at: Set(expires_at),
-            consumed_at: Set(None),
-            created_at: Set(now),
-        };
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.inserts.push((row, tx));
-        self.insert_pending(ctx);
-        Box::pin(async move {
-            rx.await.unwrap_or_else(|_| Err(DbErr::Custom("codes actor stopped".into())))?;
-            Ok(code)
-        })
+    fn handle(&mut self, IssueCode(g): IssueCode, _: &mut Self::Context) -> String {
+        self.seal.seal(&g, self.clock.now())
     }
 }
 
-impl Handler<RedeemCode> for CodeActor {
-    type Result = ResponseFuture<Result<CodeGrant, RedeemError>>;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    fn handle(&mut self, RedeemCode(code): RedeemCode, ctx: &mut Self::Context) -> Self::Result {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.claims.push((sha256_hex(code.as_bytes()), tx));
-        self.claim_pending(ctx);
-        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(RedeemError::Db(DbErr::Custom("codes actor stopped".into())))) })
+    fn grant() -> CodeGrant {
+        CodeGrant {
+            code_hash: String::new(),
+            client_id: "client-1".into(),
+            user_id: "user-1".into(),
+            redirect_uri: "https://rp.example/cb".into(),
+            scope: "openid profile".into(),
+            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            code_challenge_method: "S256".into(),
+            nonce: Some("n-0S6".into()),
+            auth_time: DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap(),
+            session_id: Some("s-1".into()),
+        }
+    }
+
+    #[test]
+    fn codes_open_to_their_grant_until_they_expire() {
+        let seal = CodeSeal::new(&[3u8; 32], Duration::from_secs(600));
+        let now = DateTime::from_timestamp(1_764_000_100, 0).unwrap();
+        let code = seal.seal(&grant(), now);
+        assert!(code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "URL-safe: {code}");
+        assert_ne!(code, seal.seal(&grant(), now), "every code is distinct");
+        let opened = seal.open(&code, now).unwrap();
+        assert_eq!(opened.grant, CodeGrant { code_hash: sha256_hex(code.as_bytes()), ..grant() });
+        assert_eq!(opened.expires_at, now + chrono::Duration::seconds(600));
+        assert!(!code.contains("client-1") && !URL_SAFE_NO_PAD.decode(&code).unwrap().windows(6).any(|w| w == b"user-1"));
+        match seal.open(&code, now + chrono::Duration::seconds(600)) {
+            Err(OpenError::Expired(c)) => assert_eq!(c.grant.user_id, "user-1"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn altered_foreign_and_malformed_codes_are_unknown() {
+        let seal = CodeSeal::new(&[3u8; 32], Duration::from_secs(600));
+        let now = DateTime::from_timestamp(1_764_000_100, 0).unwrap();
+        let code = seal.seal(&grant(), now);
+        let mut raw = URL_SAFE_NO_PAD.decode(&code).unwrap();
+        raw[20] ^= 1;
+        let altered = URL_SAFE_NO_PAD.encode(raw);
+        let foreign = CodeSeal::new(&[4u8; 32], Duration::from_secs(600)).seal(&grant(), now);
+        for bad in [altered.as_str(), foreign.as_str(), "", "not a code!", &code[..code.len() - 1]] {
+            assert!(matches!(seal.open(bad, now), Err(OpenError::Unknown)), "{bad}");
+        }
     }
 }

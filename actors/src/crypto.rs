@@ -18,9 +18,19 @@ pub enum SealError {
     Open,
 }
 
-/// Encrypts `plaintext` under `kek`, binding `aad`.
+/// Encrypts `plaintext` under `kek`, binding `aad`; base64 of [`seal_raw`].
 pub fn seal(kek: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> String {
-    let cipher = Aes256Gcm::new(kek.into());
+    STANDARD.encode(seal_raw(kek, aad, plaintext))
+}
+
+/// Decrypts a value made by [`seal`].
+pub fn open(kek: &[u8; 32], aad: &[u8], sealed: &str) -> Result<Vec<u8>, SealError> {
+    open_raw(kek, aad, &STANDARD.decode(sealed).map_err(|_| SealError::Encoding)?)
+}
+
+/// AES-256-GCM under `key` with a random nonce, binding `aad`: `nonce || ciphertext+tag`.
+pub fn seal_raw(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    let cipher = Aes256Gcm::new(key.into());
     let mut nonce = [0u8; 12];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
     // Encryption with a valid key and a 12-byte nonce cannot fail for inputs of this size.
@@ -29,18 +39,17 @@ pub fn seal(kek: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> String {
         .unwrap_or_default();
     let mut out = nonce.to_vec();
     out.extend_from_slice(&ct);
-    STANDARD.encode(out)
+    out
 }
 
-/// Decrypts a value made by [`seal`].
-pub fn open(kek: &[u8; 32], aad: &[u8], sealed: &str) -> Result<Vec<u8>, SealError> {
-    let raw = STANDARD.decode(sealed).map_err(|_| SealError::Encoding)?;
+/// Decrypts a value made by [`seal_raw`].
+pub fn open_raw(key: &[u8; 32], aad: &[u8], raw: &[u8]) -> Result<Vec<u8>, SealError> {
     if raw.len() < 12 + 16 {
         return Err(SealError::Open);
     }
     let (nonce, ct) = raw.split_at(12);
     let nonce: [u8; 12] = nonce.try_into().map_err(|_| SealError::Open)?;
-    Aes256Gcm::new(kek.into())
+    Aes256Gcm::new(key.into())
         .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad })
         .map_err(|_| SealError::Open)
 }

@@ -14,23 +14,25 @@
 //! successor's insert commit together, so a family revocation racing with a rotation either makes
 //! the rotation fail or, in its second pass, sees the successor (see `refresh::revoke_family`).
 //!
+//! A code redemption hands over the code's redemption row: all redemptions of a batch are one
+//! `INSERT … ON CONFLICT DO NOTHING RETURNING code_hash` in the batch's transaction, and a job whose
+//! row was not inserted (the code was redeemed before) writes nothing ([`Written::CodeReplayed`]).
+//! The row and the tokens commit together, so whoever finds the row finds the tokens too.
+//!
 //! On PostgreSQL several writers take batches from the one queue, so a batch's round trips overlap
 //! with the next one's; two rotations of one token in parallel batches meet at its row lock, and
-//! the second finds it rotated. On SQLite, whose writers serialise anyway, there is one writer.
-//!
-//! A code redemption also asks whether a replay of its code was recorded: after the commit, one
-//! query per batch answers for all its redemptions ([`Written::CodeReplayed`]).
+//! the second finds it rotated; two redemptions of one code meet at its key, and the second waits
+//! for the first's commit and inserts nothing. On SQLite, whose writers serialise anyway, there is
+//! one writer.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Query;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QueryTrait, TransactionTrait};
 use std::collections::HashSet;
 use std::sync::Arc;
-use tessera_entity::{access_tokens, audit_logs, refresh_tokens};
+use tessera_entity::{access_tokens, authorization_codes, refresh_tokens};
 use tokio::sync::{Mutex, mpsc, oneshot};
-
-/// The audit action a code replay is recorded under (the replay marker, see `token::authorization_code`).
-pub const CODE_REPLAY: &str = "AUTHORIZATION_CODE_REPLAY";
 
 /// The most rows of each kind one batch carries.
 const MAX_BATCH: usize = 256;
@@ -52,9 +54,9 @@ pub struct TokenRows {
     /// The refresh token (row id) this exchange rotates, and when: the rows are written only if
     /// it is still current.
     pub rotate: Option<(String, DateTime<Utc>)>,
-    /// The authorization code (hash) these tokens descend from, when the caller must learn whether
-    /// a replay of it was recorded: checked after the commit, for the whole batch in one query.
-    pub replay_check: Option<String>,
+    /// The redemption of the authorization code these tokens are minted from: the rows are
+    /// written only if this is the code's first redemption.
+    pub redeem: Option<authorization_codes::ActiveModel>,
 }
 
 /// What became of one request's rows.
@@ -62,8 +64,8 @@ pub struct TokenRows {
 pub enum Written {
     /// Committed.
     Yes,
-    /// Committed, and a replay of the code named by `replay_check` is on record: the caller
-    /// revokes what descends from it.
+    /// The code to redeem was redeemed before: nothing was written, and the caller revokes what
+    /// descends from it.
     CodeReplayed,
     /// The token to rotate was no longer current: nothing was written.
     RotationLost,
@@ -123,7 +125,7 @@ async fn run(db: DatabaseConnection, rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>
             }
             jobs
         };
-        match write_and_check(&db, &mut jobs).await {
+        match write_batch(&db, &mut jobs).await {
             Ok(written) => {
                 for (job, written) in jobs.into_iter().zip(written) {
                     let _ = job.done.send(Ok(written));
@@ -139,50 +141,48 @@ async fn run(db: DatabaseConnection, rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>
     }
 }
 
-/// Writes a batch, then looks up, in one query, recorded replays of the codes the written jobs
-/// descend from. The check runs after the commit: a replay records itself before it looks for
-/// descendants, so either it finds these rows or this check finds its record.
-async fn write_and_check(db: &DatabaseConnection, jobs: &mut [Job]) -> Result<Vec<Written>, DbErr> {
-    let written = write_batch(db, jobs).await?;
-    let check: Vec<String> =
-        jobs.iter().zip(&written).filter(|(_, w)| **w).filter_map(|(j, _)| j.rows.replay_check.clone()).collect();
-    let replayed: HashSet<String> = if check.is_empty() {
-        HashSet::new()
-    } else {
-        audit_logs::Entity::find()
-            .select_only()
-            .column(audit_logs::Column::ResourceId)
-            .filter(audit_logs::Column::Action.eq(CODE_REPLAY))
-            .filter(audit_logs::Column::ResourceId.is_in(check))
-            .into_tuple::<Option<String>>()
-            .all(db)
-            .await?
-            .into_iter()
-            .flatten()
-            .collect()
-    };
-    Ok(jobs
-        .iter()
-        .zip(written)
-        .map(|(j, w)| match (w, &j.rows.replay_check) {
-            (false, _) => Written::RotationLost,
-            (true, Some(code)) if replayed.contains(code) => Written::CodeReplayed,
-            (true, _) => Written::Yes,
-        })
-        .collect())
-}
-
-/// Writes a batch; returns, per job, whether its rows were written (false: its rotation lost).
-async fn write_batch(db: &DatabaseConnection, jobs: &mut [Job]) -> Result<Vec<bool>, DbErr> {
-    let rotations: Vec<(String, DateTime<Utc>)> = jobs.iter().filter_map(|j| j.rows.rotate.clone()).collect();
-    if rotations.is_empty() {
+/// Writes a batch; returns what became of each job's rows.
+async fn write_batch(db: &DatabaseConnection, jobs: &mut [Job]) -> Result<Vec<Written>, DbErr> {
+    if jobs.iter().all(|j| j.rows.rotate.is_none() && j.rows.redeem.is_none()) {
         let access: Vec<_> = jobs.iter_mut().filter_map(|j| j.rows.access.take()).collect();
         let refresh: Vec<_> = jobs.iter_mut().filter_map(|j| j.rows.refresh.take()).collect();
         insert_rows(db, access, refresh).await?;
-        return Ok(vec![true; jobs.len()]);
+        return Ok(vec![Written::Yes; jobs.len()]);
     }
     let txn = db.begin().await?;
-    let now = rotations.iter().map(|(_, at)| *at).max().unwrap_or_else(Utc::now);
+    let rotated = rotate(&txn, jobs).await?;
+    let redeemed = redeem(&txn, jobs).await?;
+    // Concurrent uses of one token or code can meet in one batch: the first of them wins, the
+    // rest lose.
+    let (mut tokens_taken, mut codes_taken) = (HashSet::new(), HashSet::new());
+    let mut written = Vec::with_capacity(jobs.len());
+    let mut access = Vec::new();
+    let mut refresh = Vec::new();
+    for job in jobs.iter_mut() {
+        let rotation_lost = job.rows.rotate.as_ref().is_some_and(|(id, _)| !(rotated.contains(id) && tokens_taken.insert(id.clone())));
+        let replayed = job.rows.redeem.as_ref().and_then(|r| r.code_hash.try_as_ref()).is_some_and(|h| !(redeemed.contains(h) && codes_taken.insert(h.clone())));
+        let w = if rotation_lost {
+            Written::RotationLost
+        } else if replayed {
+            Written::CodeReplayed
+        } else {
+            access.extend(job.rows.access.take());
+            refresh.extend(job.rows.refresh.take());
+            Written::Yes
+        };
+        written.push(w);
+    }
+    insert_chunked(&txn, access).await?;
+    insert_chunked(&txn, refresh).await?;
+    txn.commit().await?;
+    Ok(written)
+}
+
+/// Rotates every token the batch's refresh exchanges present, with one conditional update; returns
+/// the ids it rotated (still current: not rotated, not revoked).
+async fn rotate(txn: &DatabaseTransaction, jobs: &[Job]) -> Result<HashSet<String>, DbErr> {
+    let rotations: Vec<&(String, DateTime<Utc>)> = jobs.iter().filter_map(|j| j.rows.rotate.as_ref()).collect();
+    let Some(now) = rotations.iter().map(|(_, at)| *at).max() else { return Ok(HashSet::new()) };
     let mut update = Query::update();
     update
         .table(refresh_tokens::Entity)
@@ -192,28 +192,31 @@ async fn write_batch(db: &DatabaseConnection, jobs: &mut [Job]) -> Result<Vec<bo
         .and_where(refresh_tokens::Column::Revoked.eq(false))
         .returning_col(refresh_tokens::Column::Id);
     let stmt = txn.get_database_backend().build(&update);
-    let won: HashSet<String> =
-        txn.query_all_raw(stmt).await?.iter().map(|r| r.try_get::<String>("", "id")).collect::<Result<_, _>>()?;
-    // Concurrent uses of one token can meet in one batch: the first of them wins, the rest lose.
-    let mut claimed = HashSet::new();
-    let mut written = Vec::with_capacity(jobs.len());
-    let mut access = Vec::new();
-    let mut refresh = Vec::new();
-    for job in jobs.iter_mut() {
-        let wins = match &job.rows.rotate {
-            None => true,
-            Some((id, _)) => won.contains(id) && claimed.insert(id.clone()),
-        };
-        if wins {
-            access.extend(job.rows.access.take());
-            refresh.extend(job.rows.refresh.take());
+    txn.query_all_raw(stmt).await?.iter().map(|r| r.try_get::<String>("", "id")).collect()
+}
+
+/// Inserts the redemption rows of the batch's code redemptions (each code once), skipping codes
+/// already redeemed; returns the hashes it inserted: the codes redeemed for the first time.
+async fn redeem(txn: &DatabaseTransaction, jobs: &[Job]) -> Result<HashSet<String>, DbErr> {
+    let mut seen = HashSet::new();
+    let rows: Vec<authorization_codes::ActiveModel> = jobs
+        .iter()
+        .filter_map(|j| j.rows.redeem.as_ref())
+        .filter(|r| r.code_hash.try_as_ref().is_some_and(|h| seen.insert(h.clone())))
+        .cloned()
+        .collect();
+    let mut inserted = HashSet::new();
+    for chunk in tessera_actors::batch::chunks(rows) {
+        let mut insert = authorization_codes::Entity::insert_many(chunk)
+            .on_conflict(OnConflict::column(authorization_codes::Column::CodeHash).do_nothing().to_owned())
+            .into_query();
+        insert.returning_col(authorization_codes::Column::CodeHash);
+        let stmt = txn.get_database_backend().build(&insert);
+        for r in txn.query_all_raw(stmt).await? {
+            inserted.insert(r.try_get::<String>("", "code_hash")?);
         }
-        written.push(wins);
     }
-    insert_chunked(&txn, access).await?;
-    insert_chunked(&txn, refresh).await?;
-    txn.commit().await?;
-    Ok(written)
+    Ok(inserted)
 }
 
 /// Inserts rows outside a rotation: one statement when only one kind is present.

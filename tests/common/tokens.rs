@@ -85,7 +85,7 @@ pub async fn issue_code(srv: &TestServer, c: &TestClient, user: &users::Model, s
         auth_time: srv.state.clock.now(),
         session_id: None,
     };
-    let code = srv.state.codes.send(IssueCode(grant)).await.expect("codes actor").expect("issue code");
+    let code = srv.state.codes.send(IssueCode(grant)).await.expect("codes actor");
     (code, verifier)
 }
 

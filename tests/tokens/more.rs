@@ -3,12 +3,12 @@
 //! `client create` CLI, secrets at rest, and a database outage.
 
 use super::helpers::*;
-use super::wait_for_audit;
+use super::{audit_count, wait_for_audit};
 use crate::common::{TestServer, client};
 use crate::process::tessera;
 use chrono::Utc;
 use jsonwebtoken::{DecodingKey, Validation, jwk::JwkSet};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tessera_entity::{oauth_clients, refresh_tokens, user_roles, users};
@@ -345,49 +345,55 @@ async fn database_outage_gives_503_not_500() {
     srv.stop().await;
 }
 
-/// The codes actor claims the redemptions that arrive together with one statement: each still gets
-/// its own answer. Of five redemptions of one code exactly one wins and four are replays carrying
-/// its grant; an unknown code is not found, an expired one expired, and codes issued together are
-/// each stored and redeemable.
+/// Redemptions that arrive together are written in one batch (`token_store`): each still gets its
+/// own answer. Of five concurrent redemptions of one code exactly one gets tokens and four are
+/// replays, which revoke what the one got; five other codes redeemed at the same time each get
+/// their own tokens; an unknown code and an expired one are refused.
 #[actix_web::test]
-async fn redemptions_claimed_together_each_get_their_own_answer() {
-    use tessera_actors::codes::{RedeemCode, RedeemError};
+async fn concurrent_redemptions_each_get_their_own_answer() {
     let srv = TestServer::start().await;
     let c = confidential(&srv).await;
     let user = create_user(&srv, "judy").await;
-    let old = issue_code(&srv, &c, &user, "openid", None).await.0;
+    let old = issue_code(&srv, &c, &user, "openid", None).await;
     srv.clock.advance(srv.state.settings.authorization_code_ttl + std::time::Duration::from_secs(1));
-    // Issued together: one insert may hold several.
     let issued = futures::future::join_all((0..6).map(|i| issue_code(&srv, &c, &user, "openid", Some(["n0", "n1", "n2", "n3", "n4", "n5"][i])))).await;
-    let codes: Vec<&str> = issued.iter().map(|(code, _)| code.as_str()).collect();
-    let mut asks: Vec<(&str, String)> = vec![("old", old.clone()), ("unknown", "no-such-code".into())];
-    asks.extend((0..5).map(|_| ("twice", codes[0].to_string())));
-    asks.extend(codes[1..].iter().map(|code| ("once", code.to_string())));
-    let answers = futures::future::join_all(asks.iter().map(|(_, code)| srv.state.codes.send(RedeemCode(code.clone())))).await;
-    let (mut won, mut replayed) = (0, 0);
+    let mut asks: Vec<(&str, &(String, String))> = vec![("old", &old)];
+    let unknown = ("no-such-code".to_string(), old.1.clone());
+    asks.push(("unknown", &unknown));
+    asks.extend((0..5).map(|_| ("twice", &issued[0])));
+    asks.extend(issued[1..].iter().map(|code| ("once", code)));
+    let answers = futures::future::join_all(asks.iter().map(|(_, (code, verifier))| redeem(&srv, &c, code, verifier))).await;
+    let (mut won, mut refused) = (Vec::new(), 0);
     let mut nonces = Vec::new();
-    for ((kind, _), answer) in asks.iter().zip(answers) {
-        match (*kind, answer.expect("codes actor")) {
-            ("old", Err(RedeemError::Expired)) | ("unknown", Err(RedeemError::NotFound)) => {}
-            ("twice", Ok(g)) => {
-                won += 1;
-                nonces.push(g.nonce.unwrap());
+    for ((kind, _), res) in asks.iter().zip(answers) {
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        match (*kind, status.as_u16()) {
+            ("old" | "unknown", 400) => assert_eq!(body["error"], "invalid_grant", "{kind}: {body}"),
+            ("twice", 200) => won.push(body),
+            ("twice", 400) => {
+                assert_eq!(body["error"], "invalid_grant");
+                refused += 1;
             }
-            ("twice", Err(RedeemError::Replayed(g))) => {
-                replayed += 1;
-                assert_eq!((g.user_id.as_str(), g.nonce.as_deref()), (user.id.as_str(), Some("n0")), "a replay carries the grant");
+            ("once", 200) => {
+                let (_, claims) = jwt_parts(body["id_token"].as_str().unwrap());
+                nonces.push(claims["nonce"].as_str().unwrap().to_string());
+                assert_eq!(introspect(&srv, &c, body["access_token"].as_str().unwrap()).await["active"], true);
             }
-            ("once", Ok(g)) => nonces.push(g.nonce.unwrap()),
-            (kind, other) => panic!("{kind}: {other:?}"),
+            (kind, status) => panic!("{kind}: {status} {body}"),
         }
     }
-    assert_eq!((won, replayed), (1, 4));
+    assert_eq!((won.len(), refused), (1, 4), "one redemption of the code wins");
+    assert_eq!(introspect(&srv, &c, won[0]["access_token"].as_str().unwrap()).await, json!({ "active": false }), "the replays revoked it");
+    assert_eq!(audit_count(&srv, "AUTHORIZATION_CODE_REPLAY").await, 4);
     nonces.sort();
-    assert_eq!(nonces, ["n0", "n1", "n2", "n3", "n4", "n5"], "every code issued together was stored with its own grant");
-    // Each is used now.
-    for code in codes {
-        assert!(matches!(srv.state.codes.send(RedeemCode(code.to_string())).await.unwrap(), Err(RedeemError::Replayed(_))));
+    assert_eq!(nonces, ["n1", "n2", "n3", "n4", "n5"], "each code carries its own grant");
+    // Each is used now; the redemptions are on record, one row per code (the expired code's too:
+    // a refused presentation uses a code up).
+    for (code, verifier) in &issued {
+        expect_error(redeem(&srv, &c, code, verifier).await, 400, "invalid_grant").await;
     }
+    assert_eq!(tessera_entity::authorization_codes::Entity::find().count(&srv.state.db).await.unwrap(), 7);
     srv.stop().await;
 }
 
@@ -465,22 +471,73 @@ async fn concurrent_refresh_reuse_leaves_no_live_tokens() {
     srv.stop().await;
 }
 
-/// The token writer learns, after the commit and for the whole batch in one query, whether a
-/// replay of the code a redemption descends from is on record (the marker a racing replay leaves).
+/// The token writer commits a redemption row with the tokens, once per code: of concurrent writes
+/// redeeming one code, one writes its rows and the others write nothing (`CodeReplayed`), in one
+/// batch or across batches; rows without a redemption are written regardless.
 #[actix_web::test]
-async fn token_writer_reports_a_recorded_code_replay() {
-    use tessera::oauth::token_store::{CODE_REPLAY, TokenRows, Written};
-    use tessera_actors::audit::{AuditEvent, Severity};
+async fn token_writer_redeems_each_code_once() {
+    use tessera::oauth::token_store::{TokenRows, Written};
+    use tessera_actors::codes::{CodeGrant, OpenedCode};
     let srv = TestServer::start().await;
-    let replay = AuditEvent::new(CODE_REPLAY, Severity::Critical, Utc::now()).resource("authorization_code", "replayed-code-hash");
-    srv.state.audit.record_and_wait(replay).await.unwrap();
-    let rows = |code: &str| TokenRows { replay_check: Some(code.to_string()), ..Default::default() };
-    // Concurrent writes meet in batches; each learns its own outcome.
-    let (a, b, c) =
-        tokio::join!(srv.state.tokens.write(rows("replayed-code-hash")), srv.state.tokens.write(rows("other-code-hash")), srv.state.tokens.write(TokenRows::default()));
-    assert_eq!(a.unwrap(), Written::CodeReplayed);
-    assert_eq!(b.unwrap(), Written::Yes);
-    assert_eq!(c.unwrap(), Written::Yes);
+    let c = confidential(&srv).await;
+    let user = create_user(&srv, "kate").await;
+    let now = srv.state.clock.now();
+    let opened = |hash: &str| OpenedCode {
+        grant: CodeGrant {
+            code_hash: hash.into(),
+            client_id: c.client_id.clone(),
+            user_id: user.id.clone(),
+            redirect_uri: REDIRECT.into(),
+            scope: "openid".into(),
+            code_challenge: "x".into(),
+            code_challenge_method: "S256".into(),
+            nonce: None,
+            auth_time: now,
+            session_id: None,
+        },
+        expires_at: now + chrono::Duration::minutes(10),
+    };
+    let (first, second) = (opened("code-a"), opened("code-b"));
+    let refresh_row = |id: &str| refresh_tokens::ActiveModel {
+        id: Set(id.into()),
+        token_hash: Set(format!("hash-{id}")),
+        family_id: Set(format!("family-{id}")),
+        parent_id: Set(None),
+        client_id: Set(c.client_id.clone()),
+        user_id: Set(user.id.clone()),
+        scope: Set("openid".into()),
+        auth_time: Set(now),
+        nonce: Set(None),
+        code_hash: Set(None),
+        expires_at: Set(now + chrono::Duration::days(1)),
+        rotated_at: Set(None),
+        revoked: Set(false),
+        revoked_at: Set(None),
+        created_at: Set(now),
+    };
+    let rows = |code: Option<&OpenedCode>, id: &str| TokenRows { redeem: code.map(|c| c.redemption(now)), refresh: Some(refresh_row(id)), ..Default::default() };
+    let w = &srv.state.tokens;
+    let answers = futures::future::join_all([
+        w.write(rows(Some(&first), "r1")),
+        w.write(rows(Some(&first), "r2")),
+        w.write(rows(Some(&second), "r3")),
+        w.write(rows(None, "r4")),
+        w.write(rows(Some(&first), "r5")),
+    ])
+    .await;
+    let answers: Vec<Written> = answers.into_iter().map(Result::unwrap).collect();
+    assert_eq!(answers.iter().filter(|w| **w == Written::Yes).count(), 3, "{answers:?}");
+    assert_eq!([answers[0], answers[1], answers[4]].iter().filter(|w| **w == Written::CodeReplayed).count(), 2, "{answers:?}");
+    assert_eq!((answers[2], answers[3]), (Written::Yes, Written::Yes));
+    // Only the winners' rows exist.
+    let mut ids: Vec<String> = refresh_tokens::Entity::find().all(&srv.state.db).await.unwrap().into_iter().map(|r| r.id).collect();
+    ids.sort();
+    let winner = ["r1", "r2", "r5"][[answers[0], answers[1], answers[4]].iter().position(|w| *w == Written::Yes).unwrap()];
+    let mut expected = vec![winner, "r3", "r4"];
+    expected.sort();
+    assert_eq!(ids, expected);
+    // A later batch finds the code redeemed.
+    assert_eq!(w.write(rows(Some(&second), "r6")).await.unwrap(), Written::CodeReplayed);
     srv.stop().await;
 }
 

@@ -69,8 +69,7 @@ pub async fn issue_code(state: &AppState, req: &AuthorizeRequest, cur: &Current,
         session_id: Some(cur.session.id.clone()),
     };
     let code = match state.codes.send(IssueCode(grant)).await {
-        Ok(Ok(code)) => code,
-        Ok(Err(e)) => return Err(Rejection::to_client(req, e.into())),
+        Ok(code) => code,
         Err(e) => {
             tracing::error!(error = %e, "codes actor unreachable");
             return Err(Rejection::to_client(req, OAuthError::server_error()));

@@ -1,21 +1,25 @@
 //! The `authorization_code` grant (RFC 6749 §4.1.3, OAuth 2.1 §4.1.3, RFC 7636).
 //!
-//! The code is redeemed once through the codes actor. A replay is refused and every token the
-//! first redemption produced is revoked (access tokens cluster-wide, refresh families), with the
-//! event committed to the audit log first. That record doubles as the replay marker: a first
-//! redemption still minting learns of it from the token writer once its rows have committed
-//! (`Written::CodeReplayed`) and revokes its own tokens. Then: same client, identical
-//! redirect_uri, PKCE S256, an active user.
+//! The code opens to its grant (see `tessera_actors::codes`); then: same client, identical
+//! redirect_uri, PKCE S256, an active user. The tokens are minted and committed together with the
+//! code's redemption row, so a code is redeemed once: a second redemption, here or on any node,
+//! writes nothing and is a replay. A replay is refused and every token the first redemption
+//! produced is revoked (access tokens cluster-wide, refresh families), after the event is
+//! committed to the audit log. A presentation that fails a check uses the code up as well, and is
+//! a replay if the code was redeemed before (RFC 6749 §4.1.2: a code used more than once).
 
 use super::{Issued, Origin, RefreshPlan, UserTokens, active_user, has_scope, issue_user_tokens};
 use crate::oauth::client_auth::{AuthenticatedClient, Params};
 use crate::oauth::error::OAuthError;
-use crate::oauth::token_store::{CODE_REPLAY as REPLAY, Written};
+use crate::oauth::token_store::{TokenRows, Written};
 use crate::oauth::{pkce, refresh};
 use crate::state::AppState;
 use serde_json::json;
 use tessera_actors::audit::{AuditEvent, Severity};
-use tessera_actors::codes::{CodeGrant, RedeemCode, RedeemError};
+use tessera_actors::codes::{CodeGrant, OpenError, OpenedCode};
+
+/// The audit action a code replay is recorded under.
+const REPLAY: &str = "AUTHORIZATION_CODE_REPLAY";
 
 /// `code`, `redirect_uri`, `code_verifier` (all required).
 #[derive(Debug)]
@@ -35,8 +39,8 @@ impl Request {
     }
 }
 
-/// Refuses a replayed code: records the replay (committed first: it is also the marker a racing
-/// first redemption looks for), then revokes what the first redemption produced.
+/// Refuses a replayed code: records the replay, then revokes what the first redemption produced
+/// (committed, with the redemption row).
 async fn replayed(state: &AppState, client: &AuthenticatedClient, g: &CodeGrant, origin: &Origin) -> OAuthError {
     let ev = AuditEvent::new(REPLAY, Severity::Critical, state.clock.now())
         .user(g.user_id.clone())
@@ -55,27 +59,40 @@ async fn replayed(state: &AppState, client: &AuthenticatedClient, g: &CodeGrant,
     }
 }
 
+/// Refuses a presentation of a code that failed a check with `err`. The code is used up all the
+/// same (its redemption row is written, with no tokens); if it was redeemed before, this is a
+/// replay.
+async fn refuse(state: &AppState, client: &AuthenticatedClient, code: &OpenedCode, origin: &Origin, err: OAuthError) -> OAuthError {
+    let rows = TokenRows { redeem: Some(code.redemption(state.clock.now())), ..Default::default() };
+    match state.tokens.write(rows).await {
+        Ok(Written::CodeReplayed) => replayed(state, client, &code.grant, origin).await,
+        Ok(_) => err,
+        Err(e) => e.into(),
+    }
+}
+
 pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request, origin: &Origin) -> Result<Issued, OAuthError> {
-    let redeemed = state.codes.send(RedeemCode(r.code)).await.map_err(|e| {
-        tracing::error!(error = %e, "codes actor unreachable");
-        OAuthError::unavailable("the service is temporarily unavailable; retry shortly")
-    })?;
-    let g = match redeemed {
-        Ok(g) => g,
-        Err(RedeemError::NotFound) => return Err(OAuthError::invalid_grant("unknown authorization code")),
-        Err(RedeemError::Expired) => return Err(OAuthError::invalid_grant("the authorization code has expired")),
-        Err(RedeemError::Replayed(g)) => return Err(replayed(state, client, &g, origin).await),
-        Err(RedeemError::Db(e)) => return Err(e.into()),
+    let code = match state.code_seal.open(&r.code, state.clock.now()) {
+        Ok(code) => code,
+        Err(OpenError::Unknown) => return Err(OAuthError::invalid_grant("unknown authorization code")),
+        Err(OpenError::Expired(code)) => return Err(refuse(state, client, &code, origin, OAuthError::invalid_grant("the authorization code has expired")).await),
     };
+    let g = &code.grant;
     let c = &client.client;
-    if g.client_id != c.client_id {
-        return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
-    }
-    if g.redirect_uri != r.redirect_uri {
-        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
-    }
-    pkce::verify(&g.code_challenge_method, &g.code_challenge, &r.code_verifier)?;
-    let user = active_user(state, &g.user_id).await?;
+    let checked = if g.client_id != c.client_id {
+        Err(OAuthError::invalid_grant("the authorization code was issued to another client"))
+    } else if g.redirect_uri != r.redirect_uri {
+        Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"))
+    } else {
+        match pkce::verify(&g.code_challenge_method, &g.code_challenge, &r.code_verifier) {
+            Ok(()) => active_user(state, &g.user_id).await,
+            Err(e) => Err(e),
+        }
+    };
+    let user = match checked {
+        Ok(user) => user,
+        Err(e) => return Err(refuse(state, client, &code, origin, e).await),
+    };
     let refresh = if has_scope(&g.scope, "offline_access") && c.allows_grant("refresh_token") { RefreshPlan::NewFamily } else { RefreshPlan::None };
     let (response, written) = issue_user_tokens(
         state,
@@ -87,18 +104,14 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
             nonce: g.nonce.clone(),
             id_token_nonce: true,
             code_hash: Some(g.code_hash.clone()),
+            redeem: Some(code.redemption(state.clock.now())),
             refresh,
         },
     )
     .await?;
-    // A replay racing with this redemption may have looked for descendants before these tokens
-    // existed. It records itself before looking, so either it saw them or the token writer's
-    // check after the commit sees its record, and the tokens are revoked here: the outcome is the
-    // same as a replay arriving just after this answer.
     match written {
-        Written::Yes => {}
-        Written::CodeReplayed => refresh::revoke_code_descendants(state, &g.code_hash).await?,
-        Written::RotationLost => return Err(OAuthError::server_error()),
+        Written::Yes => Ok(Issued { response, user_id: Some(user.id.clone()) }),
+        Written::CodeReplayed => Err(replayed(state, client, g, origin).await),
+        Written::RotationLost => Err(OAuthError::server_error()),
     }
-    Ok(Issued { response, user_id: Some(user.id.clone()) })
 }

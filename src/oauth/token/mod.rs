@@ -141,14 +141,15 @@ pub struct UserTokens<'a> {
     pub nonce: Option<String>,
     pub id_token_nonce: bool,
     pub code_hash: Option<String>,
+    /// At code redemption: the code's redemption row, committed with the tokens (see `token_store`).
+    pub redeem: Option<tessera_entity::authorization_codes::ActiveModel>,
     pub refresh: RefreshPlan,
 }
 
 /// Issues an access token, an ID token when `openid` is in scope, and a refresh token per plan.
 /// With `RefreshPlan::Successor`, the parent is rotated in the same commit as the new rows, and
-/// `Written::RotationLost` means nothing was written (the response must not be sent). A code
-/// redemption (any other plan) learns whether a replay of its code was recorded meanwhile
-/// (`Written::CodeReplayed`).
+/// `Written::RotationLost` means nothing was written (the response must not be sent); with a
+/// redemption row, so does `Written::CodeReplayed` (the code was redeemed before).
 pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<(TokenResponse, Written), OAuthError> {
     let (family_id, parent_id, refresh_scope) = match &t.refresh {
         RefreshPlan::None => (None, None, None),
@@ -177,11 +178,7 @@ pub async fn issue_user_tokens(state: &AppState, t: UserTokens<'_>) -> Result<(T
         RefreshPlan::Successor { parent_id, .. } => Some((parent_id.clone(), state.clock.now())),
         _ => None,
     };
-    let replay_check = match &t.refresh {
-        RefreshPlan::Successor { .. } => None,
-        _ => t.code_hash.clone(),
-    };
-    let mut rows = TokenRows { access: Some(access_row), refresh: None, rotate, replay_check };
+    let mut rows = TokenRows { access: Some(access_row), refresh: None, rotate, redeem: t.redeem };
     let refresh_token = match refresh_scope {
         Some(scope) => {
             let new = NewRefresh {

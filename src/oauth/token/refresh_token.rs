@@ -91,6 +91,7 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
             // OIDC Core §12.2: a refreshed ID token carries no nonce.
             id_token_nonce: false,
             code_hash: t.code_hash.clone(),
+            redeem: None,
             refresh: RefreshPlan::Successor { family_id: t.family_id.clone(), parent_id: t.id.clone(), scope: t.scope.clone() },
         },
     )
