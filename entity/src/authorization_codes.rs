@@ -1,4 +1,7 @@
-//! `authorization_codes`: issued authorization codes, keyed by the hex SHA-256 of the code.
+//! `authorization_codes`: redeemed authorization codes, keyed by the hex SHA-256 of the code. A code
+//! carries its grant sealed until it is redeemed (`tessera_actors::codes`); its row is written when it
+//! is redeemed (or refused), in the same transaction as the tokens minted from it, and the key makes
+//! that happen once.
 //!
 //! `client_id` and `user_id` are stored by value without foreign keys.
 
@@ -23,7 +26,7 @@ pub struct Model {
     pub session_id: Option<String>,
     #[sea_orm(indexed)]
     pub expires_at: DateTimeUtc,
-    /// Set once the code has been exchanged; a second use triggers revocation.
+    /// When the code was redeemed (always set; nullable since rows used to be written at issuance).
     pub consumed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
 }

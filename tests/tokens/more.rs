@@ -334,7 +334,9 @@ async fn database_outage_gives_503_not_500() {
     let c = confidential(&srv).await;
     let user = create_user(&srv, "gina").await;
     let t = tokens_for(&srv, &c, &user, "openid").await;
-    // The redemption cached the user: drop it, so userinfo has to read the database.
+    let (code, verifier) = issue_code(&srv, &c, &user, "openid", None).await;
+    // The redemption cached the user: drop it, so userinfo and the next redemption have to read
+    // the database.
     users::bump_generation();
     srv.state.db.clone().close().await.unwrap();
     let res = token(&srv, &c, &[("grant_type", "refresh_token"), ("refresh_token", "x")]).await;
@@ -342,6 +344,12 @@ async fn database_outage_gives_503_not_500() {
     assert!(!body["error_description"].as_str().unwrap().contains("pool"), "no internals: {body}");
     expect_error(userinfo(&srv, t["access_token"].as_str().unwrap()).await, 503, "temporarily_unavailable").await;
     expect_error(post_as(&srv, "/api/v2/oauth/introspect", &c, &[("token", "x")]).await, 503, "temporarily_unavailable").await;
+    // A redemption that fails on our side does not use the code up: the client may retry it. (On
+    // SQLite the token writer's connection is still open, so only this rule keeps the row out.)
+    expect_error(redeem(&srv, &c, &code, &verifier).await, 503, "temporarily_unavailable").await;
+    let db = tessera::db::connect_url(srv.state.settings.database_url.expose(), 1).await.unwrap();
+    let hash = tessera_actors::crypto::sha256_hex(code.as_bytes());
+    assert!(tessera_entity::authorization_codes::Entity::find_by_id(hash).one(&db).await.unwrap().is_none(), "the code is still unused");
     srv.stop().await;
 }
 

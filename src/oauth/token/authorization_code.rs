@@ -10,7 +10,7 @@
 
 use super::{Issued, Origin, RefreshPlan, UserTokens, active_user, has_scope, issue_user_tokens};
 use crate::oauth::client_auth::{AuthenticatedClient, Params};
-use crate::oauth::error::OAuthError;
+use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::token_store::{TokenRows, Written};
 use crate::oauth::{pkce, refresh};
 use crate::state::AppState;
@@ -61,8 +61,11 @@ async fn replayed(state: &AppState, client: &AuthenticatedClient, g: &CodeGrant,
 
 /// Refuses a presentation of a code that failed a check with `err`. The code is used up all the
 /// same (its redemption row is written, with no tokens); if it was redeemed before, this is a
-/// replay.
+/// replay. A failure of ours (the database unavailable) leaves the code for a retry.
 async fn refuse(state: &AppState, client: &AuthenticatedClient, code: &OpenedCode, origin: &Origin, err: OAuthError) -> OAuthError {
+    if matches!(err.code, ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable) {
+        return err;
+    }
     let rows = TokenRows { redeem: Some(code.redemption(state.clock.now())), ..Default::default() };
     match state.tokens.write(rows).await {
         Ok(Written::CodeReplayed) => replayed(state, client, &code.grant, origin).await,
