@@ -89,6 +89,7 @@ pub async fn prepare(settings: Settings, clock: SharedClock) -> anyhow::Result<N
         keys,
         codes,
         code_seal,
+        refresh_seal: Arc::new(tessera_actors::crypto::Sealer::new(&kek, crate::oauth::refresh::SEAL_PURPOSE)),
         audit,
         sessions,
         session_cache,

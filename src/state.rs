@@ -19,6 +19,8 @@ pub struct AppState {
     pub codes: Addr<CodeActor>,
     /// Opens the codes the codes actor seals (the token endpoint).
     pub code_seal: Arc<CodeSeal>,
+    /// Seals and opens refresh tokens (`oauth::refresh`).
+    pub refresh_seal: Arc<tessera_actors::crypto::Sealer>,
     pub audit: Audit,
     pub sessions: Addr<tessera_actors::sessions::SessionActor>,
     /// The sessions actor's cache, read without a message when a lookup hits it.

@@ -15,12 +15,9 @@
 //! expired anyway).
 
 use crate::clock::SharedClock;
-use crate::crypto::{open_raw, seal_raw, sha256_hex};
+use crate::crypto::{Sealer, sha256_hex};
 use actix::prelude::*;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -99,21 +96,15 @@ struct Sealed {
     exp: i64,
 }
 
-/// Associated data of every sealed code: a code cannot be passed off as another sealed value.
-const AAD: &[u8] = b"tessera authorization code v1";
-
 /// Seals and opens codes under a key derived from the key-encryption key.
 pub struct CodeSeal {
-    key: [u8; 32],
+    sealer: Sealer,
     ttl: Duration,
 }
 
 impl CodeSeal {
-    /// The code key is HMAC-SHA-256 of a fixed label under the key-encryption key.
     pub fn new(kek: &[u8; 32], ttl: Duration) -> CodeSeal {
-        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(kek).expect("HMAC takes any key length");
-        mac.update(b"tessera authorization-code key v1");
-        CodeSeal { key: mac.finalize().into_bytes().into(), ttl }
+        CodeSeal { sealer: Sealer::new(kek, "tessera authorization code v1"), ttl }
     }
 
     /// A code for `g` (its `code_hash` is ignored), valid for the TTL from `now`.
@@ -131,16 +122,13 @@ impl CodeSeal {
             sid: g.session_id.clone(),
             exp: exp.timestamp_micros(),
         };
-        let json = serde_json::to_vec(&sealed).unwrap_or_default();
-        URL_SAFE_NO_PAD.encode(seal_raw(&self.key, AAD, &json))
+        self.sealer.seal(&sealed)
     }
 
     /// Opens `code`: its grant, or why it cannot be redeemed. Says nothing about whether it was
     /// redeemed before (that is the redemption row's job).
     pub fn open(&self, code: &str, now: DateTime<Utc>) -> Result<OpenedCode, OpenError> {
-        let raw = URL_SAFE_NO_PAD.decode(code).map_err(|_| OpenError::Unknown)?;
-        let json = open_raw(&self.key, AAD, &raw).map_err(|_| OpenError::Unknown)?;
-        let s: Sealed = serde_json::from_slice(&json).map_err(|_| OpenError::Unknown)?;
+        let s: Sealed = self.sealer.open(code).ok_or(OpenError::Unknown)?;
         let time = |us: i64| DateTime::<Utc>::from_timestamp_micros(us).ok_or(OpenError::Unknown);
         let (auth_time, expires_at) = (time(s.at)?, time(s.exp)?);
         let grant = CodeGrant {
@@ -211,6 +199,8 @@ impl Handler<IssueCode> for CodeActor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn grant() -> CodeGrant {
         CodeGrant {

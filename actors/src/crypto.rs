@@ -54,6 +54,39 @@ pub fn open_raw(key: &[u8; 32], aad: &[u8], raw: &[u8]) -> Result<Vec<u8>, SealE
         .map_err(|_| SealError::Open)
 }
 
+/// Values handed to clients to hold and give back (authorization codes, refresh tokens), sealed
+/// with AES-256-GCM under a key derived from the key-encryption key for one purpose (HMAC-SHA-256
+/// of the purpose under the KEK; the purpose is also the associated data). Every node of a cluster
+/// shares the KEK, so any node opens what any node sealed; a value sealed for one purpose does not
+/// open for another. Sealed values are base64url without padding.
+pub struct Sealer {
+    key: [u8; 32],
+    purpose: &'static str,
+}
+
+impl Sealer {
+    pub fn new(kek: &[u8; 32], purpose: &'static str) -> Sealer {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(kek).expect("HMAC takes any key length");
+        mac.update(purpose.as_bytes());
+        Sealer { key: mac.finalize().into_bytes().into(), purpose }
+    }
+
+    /// `value` as JSON, sealed.
+    pub fn seal<T: serde::Serialize>(&self, value: &T) -> String {
+        let json = serde_json::to_vec(value).unwrap_or_default();
+        URL_SAFE_NO_PAD.encode(seal_raw(&self.key, self.purpose.as_bytes(), &json))
+    }
+
+    /// What [`Sealer::seal`] sealed; `None` for anything else (malformed, altered, sealed under another
+    /// key or for another purpose).
+    pub fn open<T: serde::de::DeserializeOwned>(&self, sealed: &str) -> Option<T> {
+        let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        let json = open_raw(&self.key, self.purpose.as_bytes(), &raw).ok()?;
+        serde_json::from_slice(&json).ok()
+    }
+}
+
 /// Hex SHA-256, used to store codes, session ids and refresh tokens by hash only.
 pub fn sha256_hex(data: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -95,6 +128,21 @@ mod tests {
         let (a, b) = (random_token(32), random_token(32));
         assert_ne!(a, b);
         assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn sealed_values_open_only_under_their_key_and_purpose() {
+        let (a, b) = (Sealer::new(&[7u8; 32], "purpose a"), Sealer::new(&[7u8; 32], "purpose b"));
+        let sealed = a.seal(&("alice", 42));
+        assert!(sealed.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'), "URL-safe: {sealed}");
+        assert_ne!(sealed, a.seal(&("alice", 42)), "a fresh nonce each time");
+        assert_eq!(a.open::<(String, u32)>(&sealed), Some(("alice".to_string(), 42)));
+        assert_eq!(b.open::<(String, u32)>(&sealed), None, "another purpose");
+        assert_eq!(Sealer::new(&[8u8; 32], "purpose a").open::<(String, u32)>(&sealed), None, "another key");
+        assert!(!URL_SAFE_NO_PAD.decode(&sealed).unwrap().windows(5).any(|w| w == b"alice"), "nothing readable");
+        for bad in ["", "not sealed!", &sealed[..sealed.len() - 2]] {
+            assert_eq!(a.open::<(String, u32)>(bad), None, "{bad}");
+        }
     }
 
     #[test]

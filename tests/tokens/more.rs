@@ -558,9 +558,11 @@ async fn user_changes_are_seen_at_once_by_userinfo_and_the_token_endpoint() {
     let srv = TestServer::start().await;
     let c = confidential(&srv).await;
     let user = create_user(&srv, "dana").await;
-    // The redemption and userinfo read the user, and cache it.
-    let t = tokens_for(&srv, &c, &user, "openid email").await;
+    // The redemption, a refresh and userinfo read the user, and cache it.
+    let t = tokens_for(&srv, &c, &user, "openid email offline_access").await;
     let access = t["access_token"].as_str().unwrap();
+    let refreshed: Value = refresh(&srv, &c, t["refresh_token"].as_str().unwrap(), None).await.json().await.unwrap();
+    let rt = refreshed["refresh_token"].as_str().unwrap();
     let info: Value = userinfo(&srv, access).await.json().await.unwrap();
     assert_eq!(info["email"], "dana@example.test");
 
@@ -575,5 +577,62 @@ async fn user_changes_are_seen_at_once_by_userinfo_and_the_token_endpoint() {
     tessera::users::set_active(&srv.state.db, &user.id, false, srv.state.clock.now()).await.unwrap();
     expect_error(redeem(&srv, &c, &code, &verifier).await, 400, "invalid_grant").await;
     assert_eq!(userinfo(&srv, access).await.status(), 401, "userinfo refuses the deactivated user");
+    expect_error(refresh(&srv, &c, rt, None).await, 400, "invalid_grant").await;
+    srv.stop().await;
+}
+
+/// A refresh token carries its row as minted, sealed (`oauth::refresh`): the exchange reads no row,
+/// and the rotation still decides whether the token is current. Tokens minted before tokens were
+/// sealed (random strings, found by hash) still rotate, into sealed ones; an altered token is
+/// unknown; a revoked sealed token is refused.
+#[actix_web::test]
+async fn refresh_tokens_are_sealed_and_older_ones_still_rotate() {
+    let srv = TestServer::start().await;
+    let c = confidential(&srv).await;
+    let user = create_user(&srv, "lena").await;
+    let t = tokens_for(&srv, &c, &user, "openid offline_access").await;
+    let rt = t["refresh_token"].as_str().unwrap();
+    let row = refresh_tokens::Entity::find().one(&srv.state.db).await.unwrap().unwrap();
+    let opened = tessera::oauth::refresh::open(&srv.state, rt).expect("a sealed token");
+    assert_eq!((&opened.id, &opened.family_id, &opened.client_id, &opened.user_id), (&row.id, &row.family_id, &row.client_id, &row.user_id));
+    assert_eq!((&opened.scope, &opened.code_hash, &opened.token_hash), (&row.scope, &row.code_hash, &row.token_hash));
+    assert!((opened.expires_at - row.expires_at).num_seconds().abs() < 1);
+    assert!(!rt.contains(&user.id) && !rt.contains(&c.client_id) && !rt.contains("offline_access"), "nothing readable");
+    // Altered: not sealed by us and not on record.
+    let mut altered = rt.to_string();
+    altered.replace_range(10..11, if &rt[10..11] == "A" { "B" } else { "A" });
+    expect_error(refresh(&srv, &c, &altered, None).await, 400, "invalid_grant").await;
+    // A token of the previous format: random, on record by its hash.
+    let legacy = "legacy-refresh-token-0123456789abcdefghijklmnopq";
+    let now = srv.state.clock.now();
+    refresh_tokens::Entity::insert(refresh_tokens::ActiveModel {
+        id: Set("legacy-id".into()),
+        token_hash: Set(tessera_actors::crypto::sha256_hex(legacy.as_bytes())),
+        family_id: Set("legacy-family".into()),
+        parent_id: Set(None),
+        client_id: Set(c.client_id.clone()),
+        user_id: Set(user.id.clone()),
+        scope: Set("openid offline_access".into()),
+        auth_time: Set(now),
+        nonce: Set(None),
+        code_hash: Set(None),
+        expires_at: Set(now + chrono::Duration::days(1)),
+        revoked: Set(false),
+        revoked_at: Set(None),
+        rotated_at: Set(None),
+        created_at: Set(now),
+    })
+    .exec(&srv.state.db)
+    .await
+    .unwrap();
+    let next: Value = refresh(&srv, &c, legacy, None).await.json().await.unwrap();
+    let successor = next["refresh_token"].as_str().expect("the legacy token rotates");
+    let opened = tessera::oauth::refresh::open(&srv.state, successor).expect("into a sealed one");
+    assert_eq!((opened.family_id.as_str(), opened.parent_id.as_deref()), ("legacy-family", Some("legacy-id")));
+    expect_error(refresh(&srv, &c, legacy, None).await, 400, "invalid_grant").await;
+    assert!(refresh_tokens::Entity::find().filter(refresh_tokens::Column::FamilyId.eq("legacy-family")).all(&srv.state.db).await.unwrap().iter().all(|r| r.revoked), "reuse revoked the family");
+    // A sealed token revoked at the revocation endpoint opens, but its rotation finds it revoked.
+    assert_eq!(post_as(&srv, "/api/v2/oauth/revoke", &c, &[("token", rt)]).await.status(), 200);
+    expect_error(refresh(&srv, &c, rt, None).await, 400, "invalid_grant").await;
     srv.stop().await;
 }

@@ -11,6 +11,7 @@ use crate::oauth::refresh::{self, RefreshToken};
 use crate::oauth::token_store::Written;
 use crate::state::AppState;
 use serde_json::json;
+use std::sync::Arc;
 use tessera_actors::audit::{AuditEvent, Severity};
 
 /// `refresh_token` (required), `scope` (optional, at most the original).
@@ -64,7 +65,16 @@ fn narrowed(original: &str, requested: Option<&str>) -> Result<String, OAuthErro
 
 pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request, origin: &Origin) -> Result<Issued, OAuthError> {
     let now = state.clock.now();
-    let Some((t, user)) = refresh::find_with_user(&state.db, &r.refresh_token).await? else {
+    // A sealed token carries its row as minted, and its user comes from the user cache: no read.
+    // Whether the token is still current (not rotated, not revoked) is for the rotation to find.
+    let found = match refresh::open(state, &r.refresh_token) {
+        Some(t) => {
+            let user = state.users.find(&state.db, &t.user_id).await?;
+            Some((t, user))
+        }
+        None => refresh::find_with_user(&state.db, &r.refresh_token).await?.map(|(t, u)| (t, u.map(Arc::new))),
+    };
+    let Some((t, user)) = found else {
         return Err(OAuthError::invalid_grant("unknown refresh token"));
     };
     if t.client_id != client.client.client_id {
@@ -99,7 +109,7 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
     if written == Written::RotationLost {
         return Err(reused(state, &t, origin).await);
     }
-    Ok(Issued { response, user_id: Some(user.id) })
+    Ok(Issued { response, user_id: Some(user.id.clone()) })
 }
 
 #[cfg(test)]
