@@ -479,6 +479,27 @@ async fn concurrent_refresh_reuse_leaves_no_live_tokens() {
     srv.stop().await;
 }
 
+/// A refresh-token row written directly (the tests that bypass minting).
+fn refresh_row(id: &str, token_hash: String, family: &str, client_id: &str, user_id: &str, now: chrono::DateTime<Utc>) -> refresh_tokens::ActiveModel {
+    refresh_tokens::ActiveModel {
+        id: Set(id.into()),
+        token_hash: Set(token_hash),
+        family_id: Set(family.into()),
+        parent_id: Set(None),
+        client_id: Set(client_id.into()),
+        user_id: Set(user_id.into()),
+        scope: Set("openid offline_access".into()),
+        auth_time: Set(now),
+        nonce: Set(None),
+        code_hash: Set(None),
+        expires_at: Set(now + chrono::Duration::days(1)),
+        revoked: Set(false),
+        revoked_at: Set(None),
+        rotated_at: Set(None),
+        created_at: Set(now),
+    }
+}
+
 /// The token writer commits a redemption row with the tokens, once per code: of concurrent writes
 /// redeeming one code, one writes its rows and the others write nothing (`CodeReplayed`), in one
 /// batch or across batches; rows without a redemption are written regardless.
@@ -506,24 +527,7 @@ async fn token_writer_redeems_each_code_once() {
         expires_at: now + chrono::Duration::minutes(10),
     };
     let (first, second) = (opened("code-a"), opened("code-b"));
-    let refresh_row = |id: &str| refresh_tokens::ActiveModel {
-        id: Set(id.into()),
-        token_hash: Set(format!("hash-{id}")),
-        family_id: Set(format!("family-{id}")),
-        parent_id: Set(None),
-        client_id: Set(c.client_id.clone()),
-        user_id: Set(user.id.clone()),
-        scope: Set("openid".into()),
-        auth_time: Set(now),
-        nonce: Set(None),
-        code_hash: Set(None),
-        expires_at: Set(now + chrono::Duration::days(1)),
-        rotated_at: Set(None),
-        revoked: Set(false),
-        revoked_at: Set(None),
-        created_at: Set(now),
-    };
-    let rows = |code: Option<&OpenedCode>, id: &str| TokenRows { redeem: code.map(|c| c.redemption(now)), refresh: Some(refresh_row(id)), ..Default::default() };
+    let rows = |code: Option<&OpenedCode>, id: &str| TokenRows { redeem: code.map(|c| c.redemption(now)), refresh: Some(refresh_row(id, format!("hash-{id}"), &format!("family-{id}"), &c.client_id, &user.id, now)), ..Default::default() };
     let w = &srv.state.tokens;
     let answers = futures::future::join_all([
         w.write(rows(Some(&first), "r1")),
@@ -605,26 +609,8 @@ async fn refresh_tokens_are_sealed_and_older_ones_still_rotate() {
     // A token of the previous format: random, on record by its hash.
     let legacy = "legacy-refresh-token-0123456789abcdefghijklmnopq";
     let now = srv.state.clock.now();
-    refresh_tokens::Entity::insert(refresh_tokens::ActiveModel {
-        id: Set("legacy-id".into()),
-        token_hash: Set(tessera_actors::crypto::sha256_hex(legacy.as_bytes())),
-        family_id: Set("legacy-family".into()),
-        parent_id: Set(None),
-        client_id: Set(c.client_id.clone()),
-        user_id: Set(user.id.clone()),
-        scope: Set("openid offline_access".into()),
-        auth_time: Set(now),
-        nonce: Set(None),
-        code_hash: Set(None),
-        expires_at: Set(now + chrono::Duration::days(1)),
-        revoked: Set(false),
-        revoked_at: Set(None),
-        rotated_at: Set(None),
-        created_at: Set(now),
-    })
-    .exec(&srv.state.db)
-    .await
-    .unwrap();
+    let row = refresh_row("legacy-id", tessera_actors::crypto::sha256_hex(legacy.as_bytes()), "legacy-family", &c.client_id, &user.id, now);
+    refresh_tokens::Entity::insert(row).exec(&srv.state.db).await.unwrap();
     let next: Value = refresh(&srv, &c, legacy, None).await.json().await.unwrap();
     let successor = next["refresh_token"].as_str().expect("the legacy token rotates");
     let opened = tessera::oauth::refresh::open(&srv.state, successor).expect("into a sealed one");
@@ -634,5 +620,15 @@ async fn refresh_tokens_are_sealed_and_older_ones_still_rotate() {
     // A sealed token revoked at the revocation endpoint opens, but its rotation finds it revoked.
     assert_eq!(post_as(&srv, "/api/v2/oauth/revoke", &c, &[("token", rt)]).await.status(), 200);
     expect_error(refresh(&srv, &c, rt, None).await, 400, "invalid_grant").await;
+    // A rotated token presented after it expired is still reuse: its family is revoked.
+    let first = tokens_for(&srv, &c, &user, "openid offline_access").await;
+    let first = first["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh(&srv, &c, first, None).await.status(), 200);
+    let family = tessera::oauth::refresh::open(&srv.state, first).unwrap().family_id;
+    srv.clock.advance(srv.state.settings.refresh_token_ttl + std::time::Duration::from_secs(1));
+    expect_error(refresh(&srv, &c, first, None).await, 400, "invalid_grant").await;
+    let rows = refresh_tokens::Entity::find().filter(refresh_tokens::Column::FamilyId.eq(family)).all(&srv.state.db).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.revoked), "the successor is revoked too");
     srv.stop().await;
 }

@@ -84,6 +84,13 @@ pub async fn exchange(state: &AppState, client: &AuthenticatedClient, r: Request
         return Err(reused(state, &t, origin).await);
     }
     if t.expires_at <= now {
+        // A sealed token does not know whether it was rotated since: an expired one that was is
+        // still reuse (its row says so; only expired tokens pay for the read).
+        if let Some(row) = refresh::find(&state.db, &r.refresh_token).await?
+            && (row.revoked || row.rotated_at.is_some())
+        {
+            return Err(reused(state, &row, origin).await);
+        }
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
     }
     let scope = narrowed(&t.scope, r.scope.as_deref())?;
