@@ -222,9 +222,7 @@ pub async fn register(db: &DatabaseConnection, pepper: &[u8; 32], new: NewClient
 /// The client-secret pepper: HMAC-SHA-256 of a fixed label under the key-encryption key. The one
 /// derivation: `server::prepare` and the CLI both call it, so they hash secrets alike.
 pub fn derive_pepper(kek: &[u8; 32]) -> [u8; 32] {
-    let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(kek) else { return [0u8; 32] };
-    mac.update(b"tessera client-secret pepper v1");
-    mac.finalize().into_bytes().into()
+    tessera_actors::crypto::derive_key(kek, b"tessera client-secret pepper v1")
 }
 
 #[cfg(test)]

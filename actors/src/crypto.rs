@@ -29,7 +29,7 @@ pub fn open(kek: &[u8; 32], aad: &[u8], sealed: &str) -> Result<Vec<u8>, SealErr
 }
 
 /// AES-256-GCM under `key` with a random nonce, binding `aad`: `nonce || ciphertext+tag`.
-pub fn seal_raw(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+fn seal_raw(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let cipher = Aes256Gcm::new(key.into());
     let mut nonce = [0u8; 12];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
@@ -43,7 +43,7 @@ pub fn seal_raw(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
 }
 
 /// Decrypts a value made by [`seal_raw`].
-pub fn open_raw(key: &[u8; 32], aad: &[u8], raw: &[u8]) -> Result<Vec<u8>, SealError> {
+fn open_raw(key: &[u8; 32], aad: &[u8], raw: &[u8]) -> Result<Vec<u8>, SealError> {
     if raw.len() < 12 + 16 {
         return Err(SealError::Open);
     }
@@ -52,6 +52,14 @@ pub fn open_raw(key: &[u8; 32], aad: &[u8], raw: &[u8]) -> Result<Vec<u8>, SealE
     Aes256Gcm::new(key.into())
         .decrypt(&Nonce::from(nonce), Payload { msg: ct, aad })
         .map_err(|_| SealError::Open)
+}
+
+/// A key for one purpose, derived from the key-encryption key: HMAC-SHA-256 of `label` under it.
+pub fn derive_key(kek: &[u8; 32], label: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(kek).expect("HMAC takes any key length");
+    mac.update(label);
+    mac.finalize().into_bytes().into()
 }
 
 /// Values handed to clients to hold and give back (authorization codes, refresh tokens), sealed
@@ -66,10 +74,7 @@ pub struct Sealer {
 
 impl Sealer {
     pub fn new(kek: &[u8; 32], purpose: &'static str) -> Sealer {
-        use hmac::Mac;
-        let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(kek).expect("HMAC takes any key length");
-        mac.update(purpose.as_bytes());
-        Sealer { key: mac.finalize().into_bytes().into(), purpose }
+        Sealer { key: derive_key(kek, purpose.as_bytes()), purpose }
     }
 
     /// `value` as JSON, sealed.
